@@ -1,0 +1,372 @@
+"""The mapping from import names and PyPI projects to distro packages.
+
+A mapping file is TOML with one table per PyPI project, named by its normalized
+name (PEP 503)::
+
+    [scikit-learn]
+    imports = ["sklearn"]         # top-level or dotted import names it provides
+    apk = "py3-scikit-learn"      # Alpine package
+    apt = "python3-sklearn"       # Debian/Ubuntu package
+
+Layers are read in order, each overriding the ones before it, field by field: the
+shipped file, ``/etc/apkshim/mapping.toml``, ``$XDG_CONFIG_HOME/apkshim/mapping.toml``
+and the files in ``APKSHIM_MAPPING``. In a later layer ``apt = false`` removes one
+backend's package and ``remove = true`` removes the whole project. A file with any
+error is reported and skipped as a whole, so a typo never installs a wrong package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import keyword
+import os
+import re
+import stat
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, Optional
+
+from apkshim.errors import MappingError
+
+BACKENDS = ("apk", "apt")
+FIELDS = frozenset({"imports", "remove", *BACKENDS})
+
+# A project name as PEP 508 allows it, before normalization.
+_PROJECT = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+# apk-tools and abuild accept letters, digits and "_.+-" in package names.
+_APK_PACKAGE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+# Debian policy 5.6.1: lowercase letters, digits, "+-.", at least two characters,
+# starting with a letter or digit.
+_APT_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+PACKAGE_PATTERNS = {"apk": _APK_PACKAGE, "apt": _APT_PACKAGE}
+
+_HEADER = re.compile(r"^\s*\[\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+
+def normalize_project(name: str) -> str:
+    """Return the PEP 503 normalized form of a PyPI project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def is_module_name(name: str) -> bool:
+    """Return whether ``name`` is a dotted Python identifier such as ``ruamel.yaml``."""
+    parts = name.split(".")
+    return all(part.isidentifier() and not keyword.iskeyword(part) for part in parts)
+
+
+def is_package_name(backend: str, name: str) -> bool:
+    """Return whether ``name`` is a valid package name for ``backend``."""
+    return bool(PACKAGE_PATTERNS[backend].match(name))
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One project's packages after all layers are merged."""
+
+    project: str
+    imports: tuple[str, ...]
+    packages: dict[str, str]
+    locations: dict[str, Location]
+    """Where each field (``imports``, ``apk``, ``apt``) was last set."""
+
+
+@dataclasses.dataclass
+class FileReport:
+    """What reading one mapping layer found, for ``apkshim doctor``."""
+
+    path: str
+    status: str
+    """``read``, ``missing``, ``ignored`` (unsafe permissions) or ``invalid``."""
+    entries: int = 0
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class _Table:
+    project: str
+    line: int
+    fields: dict[str, Any]
+    key_lines: dict[str, int]
+
+
+def _load_toml(text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    return tomllib.loads(text)
+
+
+def _scan_lines(text: str) -> tuple[list[tuple[str, int]], dict[tuple[str, str], int]]:
+    """Find the line of every table header and of every key inside a table.
+
+    TOML parsers give no positions, so this scan supplies the line numbers for
+    messages. It only needs to be right for files that parse, and falls back to
+    the header's line for keys it cannot place.
+    """
+    headers: list[tuple[str, int]] = []
+    keys: dict[tuple[str, str], int] = {}
+    current: Optional[str] = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            current = header.group(1).strip("\"'")
+            headers.append((current, number))
+            continue
+        key = _KEY.match(line)
+        if key and current is not None:
+            keys.setdefault((current, key.group(1)), number)
+    return headers, keys
+
+
+def parse(text: str, path: str) -> list[_Table]:
+    """Parse and validate one mapping file; raise MappingError listing every fault."""
+    problems: list[str] = []
+    headers, key_lines = _scan_lines(text)
+
+    first_line: dict[str, tuple[str, int]] = {}
+    for name, line in headers:
+        normalized = normalize_project(name)
+        if normalized in first_line:
+            earlier_name, earlier = first_line[normalized]
+            problems.append(
+                f"{line}: duplicate entry [{name}]; [{earlier_name}] is already at "
+                f"line {earlier}. Merge the two tables into one"
+            )
+        else:
+            first_line[normalized] = (name, line)
+    if problems:
+        raise MappingError(path, problems)
+
+    try:
+        document = _load_toml(text)
+    except ValueError as error:
+        # tomllib's message ends with "(at line N, column M)".
+        raise MappingError(path, [f"0: invalid TOML: {error}"]) from None
+
+    tables: list[_Table] = []
+    import_lines: dict[str, tuple[str, int]] = {}
+    for name, fields in document.items():
+        line = first_line.get(normalize_project(name), (name, 0))[1]
+        if not isinstance(fields, dict):
+            problems.append(
+                f"{line}: top-level key {name!r} is not a table; each project is a "
+                f"table such as [{name}]"
+            )
+            continue
+        if not _PROJECT.match(name):
+            problems.append(f"{line}: [{name}] is not a valid PyPI project name")
+            continue
+        lines = {key: key_lines.get((name, key), line) for key in fields}
+        table = _Table(normalize_project(name), line, fields, lines)
+        problems.extend(_validate_table(table))
+        for module in _imports_of(table):
+            where = lines.get("imports", line)
+            if module in import_lines and import_lines[module][0] != table.project:
+                other, other_line = import_lines[module]
+                problems.append(
+                    f"{where}: import name {module!r} is mapped by [{table.project}] "
+                    f"and by [{other}] at line {other_line}; keep it in one table"
+                )
+            else:
+                import_lines[module] = (table.project, where)
+        tables.append(table)
+
+    if problems:
+        raise MappingError(path, problems)
+    return tables
+
+
+def _imports_of(table: _Table) -> list[str]:
+    imports = table.fields.get("imports", [])
+    if isinstance(imports, list):
+        return [name for name in imports if isinstance(name, str)]
+    return []
+
+
+def _validate_table(table: _Table) -> Iterator[str]:
+    for key, value in table.fields.items():
+        line = table.key_lines[key]
+        if key not in FIELDS:
+            yield (
+                f"{line}: [{table.project}] has unknown key {key!r}; expected "
+                f"imports, remove or a backend ({', '.join(BACKENDS)})"
+            )
+        elif key == "remove":
+            if value is not True:
+                yield f"{line}: [{table.project}] remove must be true, not {value!r}"
+            elif len(table.fields) > 1:
+                yield f"{line}: [{table.project}] has remove = true and other keys"
+        elif key == "imports":
+            yield from _validate_imports(table, line, value)
+        elif value is not False and not (
+            isinstance(value, str) and is_package_name(key, value)
+        ):
+            yield (
+                f"{line}: [{table.project}] {key} = {value!r} is not a valid {key} "
+                "package name; use one package name, or false to remove it"
+            )
+
+
+def _validate_imports(table: _Table, line: int, value: object) -> Iterator[str]:
+    if not isinstance(value, list):
+        yield f"{line}: [{table.project}] imports must be a list of module names"
+        return
+    seen: set[str] = set()
+    for module in value:
+        if not isinstance(module, str) or not is_module_name(module):
+            yield (
+                f"{line}: [{table.project}] import name {module!r} is not a dotted "
+                "Python identifier such as 'yaml' or 'google.protobuf'"
+            )
+        elif module in seen:
+            yield f"{line}: [{table.project}] lists import name {module!r} twice"
+        seen.add(module)
+
+
+def unsafe_permissions(status: os.stat_result) -> bool:
+    """Return whether users other than the owner and root can write the file."""
+    if status.st_mode & stat.S_IWOTH:
+        return True
+    return bool(status.st_mode & stat.S_IWGRP) and status.st_gid != 0
+
+
+def shipped_path() -> str:
+    """Return the path of the mapping shipped with apkshim."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    wheel_copy = os.path.join(package, "mapping.toml")
+    if os.path.exists(wheel_copy):
+        return wheel_copy
+    # A source checkout keeps the file at the top level, beside pyproject.toml.
+    return os.path.join(os.path.dirname(package), "mapping.toml")
+
+
+def layer_paths(extra: Iterable[str] = (), environ: Optional[dict[str, str]] = None) -> list[str]:
+    """Return the mapping layers in the order they are applied."""
+    environ = dict(os.environ) if environ is None else environ
+    config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(
+        os.path.expanduser("~"), ".config"
+    )
+    return [
+        shipped_path(),
+        "/etc/apkshim/mapping.toml",
+        os.path.join(config_home, "apkshim", "mapping.toml"),
+        *extra,
+    ]
+
+
+class Mapping:
+    """The merged layers, with lookups by import name and by project."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.files: list[FileReport] = []
+
+    @classmethod
+    def load(cls, paths: Iterable[str], required: Iterable[str] = ()) -> Mapping:
+        """Read and merge the layers. ``required`` paths are reported when missing."""
+        mapping = cls()
+        required = set(required)
+        for path in paths:
+            mapping.add_file(path, required=path in required)
+        return mapping
+
+    def add_file(self, path: str, required: bool = False) -> FileReport:
+        report = FileReport(path, "read")
+        self.files.append(report)
+        try:
+            with open(path, "rb") as handle:
+                status = os.fstat(handle.fileno())
+                data = handle.read()
+        except FileNotFoundError:
+            report.status = "missing"
+            if required:
+                report.problems.append("not found")
+            return report
+        except OSError as error:
+            report.status = "invalid"
+            report.problems.append(f"cannot be read: {error.strerror}")
+            return report
+
+        if unsafe_permissions(status):
+            report.status = "ignored"
+            report.problems.append(
+                "ignored: users other than its owner and root can write it; "
+                f"run 'chmod go-w {path}'"
+            )
+            return report
+        try:
+            tables = parse(data.decode("utf-8"), path)
+        except UnicodeDecodeError as error:
+            report.status = "invalid"
+            report.problems.append(f"0: not UTF-8 text ({error.reason})")
+            return report
+        except MappingError as error:
+            report.status = "invalid"
+            report.problems.extend(error.problems)
+            return report
+
+        for table in tables:
+            self._merge(table, path)
+        report.entries = len(tables)
+        return report
+
+    def _merge(self, table: _Table, path: str) -> None:
+        if table.fields.get("remove") is True:
+            self.entries.pop(table.project, None)
+            return
+        old = self.entries.get(table.project)
+        imports = old.imports if old else ()
+        packages = dict(old.packages) if old else {}
+        locations = dict(old.locations) if old else {}
+        for key, value in table.fields.items():
+            locations[key] = Location(path, table.key_lines[key])
+            if key == "imports":
+                imports = tuple(value)
+            elif value is False:
+                packages.pop(key, None)
+            else:
+                packages[key] = value
+        # A later layer that claims an import name takes it from earlier projects.
+        if "imports" in table.fields:
+            for project, entry in list(self.entries.items()):
+                if project != table.project and set(entry.imports) & set(imports):
+                    kept = tuple(name for name in entry.imports if name not in imports)
+                    self.entries[project] = dataclasses.replace(entry, imports=kept)
+        self.entries[table.project] = Entry(table.project, imports, packages, locations)
+
+    def import_names(self, backend: str) -> dict[str, Entry]:
+        """Return every import name that has a package for ``backend``."""
+        names: dict[str, Entry] = {}
+        for entry in self.entries.values():
+            if backend in entry.packages:
+                for name in entry.imports:
+                    names[name] = entry
+        return names
+
+    def find_import(self, name: str, backend: str) -> Optional[tuple[str, Entry]]:
+        """Return the longest mapped prefix of ``name`` and its entry, if any."""
+        names = self.import_names(backend)
+        parts = name.split(".")
+        for end in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:end])
+            if prefix in names:
+                return prefix, names[prefix]
+        return None
+
+    def find_project(self, project: str, backend: str) -> Optional[Entry]:
+        """Return the entry of a PyPI project if it has a package for ``backend``."""
+        entry = self.entries.get(normalize_project(project))
+        if entry is None or backend not in entry.packages:
+            return None
+        return entry
