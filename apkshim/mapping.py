@@ -26,6 +26,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
+from apkshim._paths import mapping_layers, shipped_mapping
 from apkshim.errors import MappingError
 
 BACKENDS = ("apk", "apt")
@@ -239,30 +240,6 @@ def unsafe_permissions(status: os.stat_result) -> bool:
     if status.st_mode & stat.S_IWOTH:
         return True
     return bool(status.st_mode & stat.S_IWGRP) and status.st_gid != 0
-
-
-def shipped_path() -> str:
-    """Return the path of the mapping shipped with apkshim."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    wheel_copy = os.path.join(package, "mapping.toml")
-    if os.path.exists(wheel_copy):
-        return wheel_copy
-    # A source checkout keeps the file at the top level, beside pyproject.toml.
-    return os.path.join(os.path.dirname(package), "mapping.toml")
-
-
-def layer_paths(extra: Iterable[str] = (), environ: Optional[dict[str, str]] = None) -> list[str]:
-    """Return the mapping layers in the order they are applied."""
-    environ = dict(os.environ) if environ is None else environ
-    config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(
-        os.path.expanduser("~"), ".config"
-    )
-    return [
-        shipped_path(),
-        "/etc/apkshim/mapping.toml",
-        os.path.join(config_home, "apkshim", "mapping.toml"),
-        *extra,
-    ]
 
 
 class Mapping:

@@ -1,0 +1,56 @@
+"""One install at a time, across threads and processes."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+
+from apkshim.errors import InstallError
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "apkshim-install.lock"
+
+
+@contextlib.contextmanager
+def exclusive(directory: str, timeout: float) -> Iterator[bool]:
+    """Hold the install lock; yield whether another holder was waited for.
+
+    The lock is ``flock`` on a file in ``directory``. Each call opens its own file
+    description, so threads of one process exclude each other too. The file is
+    opened read-only, which is enough for ``flock`` and lets users share a lock
+    file that another user created.
+    """
+    path = os.path.join(directory, LOCK_NAME)
+    flags = os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except OSError as error:
+        raise InstallError(
+            f"cannot open the install lock {path}: {error.strerror}; set "
+            "APKSHIM_LOCK_DIR to a directory this user can write"
+        ) from None
+    waited = False
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    log.info("waiting for another apkshim install (lock %s)", path)
+                waited = True
+                if time.monotonic() > deadline:
+                    raise InstallError(
+                        f"another apkshim install held {path} for more than "
+                        f"{timeout:g} s; wait for it to finish, then import again"
+                    ) from None
+                time.sleep(0.05)
+        yield waited
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,139 @@
+"""Running package managers: argv lists, no shell, no stdin, a timeout, no prompts."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from typing import Optional
+
+log = logging.getLogger(__name__)
+
+# Seconds a killed process group gets between SIGTERM and SIGKILL.
+_TERMINATE_GRACE = 5.0
+
+
+@dataclasses.dataclass
+class Completed:
+    """The outcome of one command run."""
+
+    argv: list[str]
+    returncode: Optional[int]
+    """Exit status; None when the run timed out and was killed."""
+    stdout: str
+    stderr: str
+    seconds: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+    def tail(self, lines: int = 8) -> list[str]:
+        """Return the last lines of the error output, or of stdout when stderr is empty."""
+        text = self.stderr if self.stderr.strip() else self.stdout
+        return [line for line in text.splitlines() if line.strip()][-lines:]
+
+
+def run(
+    argv: Sequence[str],
+    timeout: float,
+    environment: Optional[Mapping[str, str]] = None,
+) -> Completed:
+    """Run ``argv`` with stdin closed and output captured.
+
+    After ``timeout`` seconds the whole process group is killed, so a package
+    manager's children (dpkg, maintainer scripts, debconf) go with it.
+    """
+    env = dict(os.environ)
+    env.update(environment or {})
+    log.info("running %s", shlex.join(argv))
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+        )
+    except OSError as error:
+        return Completed(list(argv), 127, "", f"cannot run {argv[0]}: {error}", 0.0)
+
+    timed_out = False
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(process)
+        stdout, stderr = process.communicate()
+    seconds = time.monotonic() - started
+
+    log.debug("%s exited with %s after %.1f s", argv[0], process.returncode, seconds)
+    if stdout:
+        log.debug("stdout:\n%s", stdout.rstrip())
+    if stderr:
+        log.debug("stderr:\n%s", stderr.rstrip())
+    returncode = None if timed_out else process.returncode
+    return Completed(list(argv), returncode, stdout, stderr, seconds, timed_out)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=_TERMINATE_GRACE)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def find_executable(name: str) -> Optional[str]:
+    """Return the path of ``name`` on PATH or in the system directories."""
+    import shutil
+
+    path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/usr/bin:/sbin:/bin"
+    return shutil.which(name, path=path)
+
+
+_elevation_cache: dict[str, Optional[list[str]]] = {}
+
+
+def elevation(executable: str) -> Optional[list[str]]:
+    """Return the prefix that runs ``executable`` as root without a prompt.
+
+    That is ``[]`` for root itself, else ``sudo -n`` or ``doas -n`` when a trial
+    run of ``executable --version`` through them works without a password, else
+    None. ``-n`` makes sudo and doas fail instead of asking for a password.
+    """
+    if os.geteuid() == 0:
+        return []
+    if executable in _elevation_cache:
+        return _elevation_cache[executable]
+    prefix: Optional[list[str]] = None
+    for tool in ("sudo", "doas"):
+        tool_path = find_executable(tool)
+        if tool_path is None:
+            continue
+        trial = run([tool_path, "-n", executable, "--version"], timeout=30)
+        if trial.ok:
+            prefix = [tool_path, "-n"]
+            break
+        log.debug("%s -n %s is not allowed: %s", tool, executable, trial.tail(2))
+    _elevation_cache[executable] = prefix
+    return prefix
