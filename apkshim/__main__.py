@@ -1,0 +1,5 @@
+import sys
+
+from apkshim.cli import main
+
+sys.exit(main())
