@@ -153,7 +153,9 @@ def parse(text: str, path: str) -> list[_Table]:
         document = _load_toml(text)
     except ValueError as error:
         # tomllib's message ends with "(at line N, column M)".
-        raise MappingError(path, [f"0: invalid TOML: {error}"]) from None
+        where = re.search(r"at line (\d+)", str(error))
+        line = where.group(1) if where else "1"
+        raise MappingError(path, [f"{line}: invalid TOML: {error}"]) from None
 
     tables: list[_Table] = []
     import_lines: dict[str, tuple[str, int]] = {}
@@ -286,7 +288,7 @@ class Mapping:
             tables = parse(data.decode("utf-8"), path)
         except UnicodeDecodeError as error:
             report.status = "invalid"
-            report.problems.append(f"0: not UTF-8 text ({error.reason})")
+            report.problems.append(f"1: not UTF-8 text ({error.reason})")
             return report
         except MappingError as error:
             report.status = "invalid"
