@@ -16,9 +16,9 @@ def _enable_apkshim() -> None:
     if not os.environ.get("APKSHIM"):
         return
     try:
-        import apkshim._startup  # noqa: F401
+        import _apkshim_hook  # noqa: F401
     except ModuleNotFoundError as error:
-        if error.name not in ("apkshim", "apkshim._startup"):
+        if error.name != "_apkshim_hook":
             sys.stderr.write(f"apkshim: import hook disabled: {error}\n")
     except Exception as error:  # noqa: BLE001 - start-up must survive any fault
         sys.stderr.write(f"apkshim: import hook disabled: {error}\n")

@@ -1,11 +1,8 @@
 """apkshim: a missing ``import`` installs the distribution's prebuilt package.
 
-Importing this package is cheap; the installer loads on first use of ``install``.
+The start-up hook imports this package, so it imports nothing at module level;
+the installer loads on first use of ``install``.
 """
-
-from __future__ import annotations
-
-from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "disable", "enable", "install"]
@@ -25,7 +22,7 @@ def disable() -> None:
     finder.uninstall()
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "object":
     if name == "install":
         from apkshim.installer import install
 

@@ -16,7 +16,7 @@ from importlib.machinery import ModuleSpec
 from typing import TYPE_CHECKING, Optional
 
 from apkshim import backends, importstate, interpreter, locking, settings
-from apkshim._paths import mapping_layers
+from _apkshim_hook import mapping_layers
 from apkshim.backends import Backend, Failure
 from apkshim.errors import ImportInstallError, InstallError
 from apkshim.mapping import Entry, Mapping

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
-from apkshim._paths import mapping_layers, shipped_mapping
+from _apkshim_hook import mapping_layers, shipped_mapping
 from apkshim.errors import MappingError
 
 BACKENDS = ("apk", "apt")

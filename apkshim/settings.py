@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
-from apkshim import _switch
+from _apkshim_hook import parse_switch
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _paths(value: str) -> tuple[str, ...]:
 
 
 def _boolean(value: str) -> bool:
-    parsed = _switch.parse(value)
+    parsed = parse_switch(value)
     if parsed is None:
         raise ValueError("expected 1, true, yes, on or 0, false, no, off")
     return parsed

@@ -8,7 +8,8 @@ import site
 import sys
 from typing import Any
 
-from apkshim import _switch, autoinstall, finder, interpreter, runner
+from _apkshim_hook import parse_switch
+from apkshim import autoinstall, finder, interpreter, runner
 from apkshim.settings import PARSERS, environment_name
 
 PTH_NAME = "apkshim.pth"
@@ -35,9 +36,9 @@ def hook_status() -> tuple[bool, str]:
     if sys.flags.no_site:
         return False, "inactive: Python runs with -S, so site and .pth files never run"
     value = os.environ.get("APKSHIM")
-    if value is None or _switch.parse(value) is False:
+    if value is None or parse_switch(value) is False:
         return False, "inactive: APKSHIM is not set; export APKSHIM=1 to enable it"
-    if _switch.parse(value) is None:
+    if parse_switch(value) is None:
         return False, f"inactive: APKSHIM={value!r} is invalid; use 1, true, yes or on"
 
     pth_files = [

@@ -1,0 +1,226 @@
+"""apkshim's start-up hook and import finder, in one module imported at start-up.
+
+``apkshim.pth`` imports this module when ``APKSHIM`` is set, and the module body
+appends the finder to ``sys.meta_path`` when the value enables it. It lives
+outside the ``apkshim`` package and imports nothing but builtins, because every
+module imported here adds to every interpreter start-up. The package re-exports
+it as ``apkshim.finder``. The real work lives in ``apkshim.autoinstall`` and is
+imported on the first miss of a mapped name made by user code.
+
+The finder sits at the end of ``sys.meta_path``, so it only sees names that every
+other finder missed. Until the mapping is parsed, it answers from a cheap token
+scan of the mapping files: a superset of the mapped names, enough to return None
+at once for the usual miss (guarded imports, optional dependencies).
+"""
+
+import _thread
+import os
+import sys
+
+_ON = frozenset({"1", "true", "yes", "on"})
+_OFF = frozenset({"", "0", "false", "no", "off"})
+
+
+def parse_switch(value):
+    """Return True or False for a valid on/off value, None for anything else."""
+    folded = value.strip().lower()
+    if folded in _ON:
+        return True
+    if folded in _OFF:
+        return False
+    return None
+
+
+def shipped_mapping():
+    """Return the path of the mapping shipped with apkshim."""
+    package = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apkshim")
+    wheel_copy = os.path.join(package, "mapping.toml")
+    if os.path.exists(wheel_copy):
+        return wheel_copy
+    # A source checkout keeps the file at the top level, beside this module.
+    return os.path.join(os.path.dirname(package), "mapping.toml")
+
+
+def mapping_layers(environ):
+    """Return the mapping layers in the order they are applied, later ones winning."""
+    config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(
+        os.path.expanduser("~"), ".config"
+    )
+    extra = [path for path in environ.get("APKSHIM_MAPPING", "").split(os.pathsep) if path]
+    return [
+        shipped_mapping(),
+        "/etc/apkshim/mapping.toml",
+        os.path.join(config_home, "apkshim", "mapping.toml"),
+        *extra,
+    ]
+
+
+_TOKEN_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."
+)
+_MAX_DECLINED = 100
+
+
+def _scan_tokens(paths):
+    """Return every dotted word in the files, with its dotted prefixes."""
+    table = {code: " " for code in range(128) if chr(code) not in _TOKEN_CHARACTERS}
+    tokens = set()
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        for word in text.translate(table).split():
+            while word:
+                tokens.add(word)
+                word = word.rpartition(".")[0]
+    return frozenset(tokens)
+
+
+def _library_directories():
+    """Return the standard-library and site directories, whose code is not user code."""
+    directories = {os.path.dirname(os.__file__)}
+    for entry in sys.path:
+        if os.path.basename(entry) in ("site-packages", "dist-packages"):
+            directories.add(entry)
+    site = sys.modules.get("site")
+    if site is not None:
+        try:
+            directories.update(site.getsitepackages())
+            directories.add(site.getusersitepackages())
+        except AttributeError:  # an old virtualenv's site module lacks them
+            pass
+    return tuple(os.path.join(directory, "") for directory in directories)
+
+
+_HOOK_FILE = os.path.abspath(__file__)
+_PACKAGE_DIRECTORY = os.path.join(os.path.dirname(_HOOK_FILE), "apkshim", "")
+_IMPORTLIB_DIRECTORY = os.path.join(os.path.dirname(os.__file__), "importlib", "")
+
+
+def importer_scope(frame):
+    """Return ``(is_user_code, reason)`` for the import running below ``frame``.
+
+    The importer is the first frame outside the import machinery and apkshim.
+    User code is ``__main__`` (a script, ``python -c``, the REPL, an IPython cell
+    or ``%run``) and any file outside the standard-library and site directories.
+    ``importlib.util.find_spec`` and ``pkgutil`` calls are probes: they only ask
+    whether a module exists, so they never install.
+    """
+    while frame is not None:
+        code = frame.f_code
+        filename = code.co_filename
+        if filename.startswith("<frozen"):
+            frame = frame.f_back
+            continue
+        if filename.startswith(_IMPORTLIB_DIRECTORY):
+            if code.co_name == "find_spec" and filename.endswith("util.py"):
+                return False, "a probe (importlib.util.find_spec)"
+            frame = frame.f_back
+            continue
+        if filename.startswith(_PACKAGE_DIRECTORY) or filename == _HOOK_FILE:
+            frame = frame.f_back
+            continue
+        break
+    if frame is None:
+        return False, "no importing frame"
+    filename = frame.f_code.co_filename
+    if frame.f_globals.get("__name__") == "__main__":
+        return True, "imported by __main__"
+    if filename.startswith("<"):
+        return False, f"imported by generated code {filename}"
+    if filename.endswith("pkgutil.py"):
+        return False, "a probe (pkgutil)"
+    if filename.startswith(_library_directories()):
+        return False, f"imported by library code {filename}"
+    return True, f"imported by user code {filename}"
+
+
+class MappedFinder:
+    """Installs the distro package of a mapped module that no other finder found."""
+
+    _apkshim_finder = True
+
+    def __init__(self):
+        self._local = _thread._local()
+        self._names = None
+        self.declined = {}
+        """Why the last mapped misses installed nothing, by module name."""
+
+    def set_names(self, names):
+        """Replace the token superset by the exact set of names worth a look."""
+        self._names = frozenset(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if getattr(self._local, "busy", False):
+            return None
+        names = self._names
+        if names is None:
+            names = self._names = _scan_tokens(mapping_layers(os.environ))
+        if fullname not in names:
+            return None
+
+        if os.environ.get("APKSHIM_SCOPE", "").strip().lower() != "all":
+            is_user_code, reason = importer_scope(sys._getframe(1))
+            if not is_user_code:
+                self._decline(fullname, reason)
+                return None
+
+        self._local.busy = True
+        try:
+            from apkshim import autoinstall
+
+            return autoinstall.find_spec(self, fullname, path)
+        finally:
+            self._local.busy = False
+
+    def _decline(self, fullname, reason):
+        if len(self.declined) >= _MAX_DECLINED:
+            self.declined.pop(next(iter(self.declined)))
+        self.declined[fullname] = reason
+
+    def invalidate_caches(self):
+        """Keep the names: ``importlib.invalidate_caches()`` calls this after installs."""
+
+
+def installed_finder():
+    """Return apkshim's finder on sys.meta_path, or None."""
+    for finder in sys.meta_path:
+        if getattr(finder, "_apkshim_finder", False):
+            return finder
+    return None
+
+
+def install():
+    """Append the finder to ``sys.meta_path`` unless one is there; return it."""
+    finder = installed_finder()
+    if finder is None:
+        finder = MappedFinder()
+        sys.meta_path.append(finder)
+    return finder
+
+
+def uninstall():
+    """Remove every apkshim finder from ``sys.meta_path``; safe to call twice."""
+    sys.meta_path[:] = [
+        finder for finder in sys.meta_path if not getattr(finder, "_apkshim_finder", False)
+    ]
+
+
+def _activate():
+    value = os.environ.get("APKSHIM", "")
+    enabled = parse_switch(value)
+    if enabled is None:
+        sys.stderr.write(
+            f"apkshim: APKSHIM={value!r} is not a valid switch, so the import hook "
+            "stays off; use 1, true, yes or on to enable it, or 0 to disable it\n"
+        )
+    elif enabled:
+        install()
+
+
+try:
+    _activate()
+except Exception as error:  # noqa: BLE001 - start-up must survive any fault here
+    sys.stderr.write(f"apkshim: import hook disabled: {error}\n")
