@@ -15,8 +15,8 @@ import time
 from importlib.machinery import ModuleSpec
 from typing import TYPE_CHECKING, Optional
 
-from apkshim import backends, importstate, interpreter, locking, settings
 from _apkshim_hook import mapping_layers
+from apkshim import backends, importstate, interpreter, locking, settings
 from apkshim.backends import Backend, Failure
 from apkshim.errors import ImportInstallError, InstallError
 from apkshim.mapping import Entry, Mapping

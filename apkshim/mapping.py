@@ -26,7 +26,6 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
-from _apkshim_hook import mapping_layers, shipped_mapping
 from apkshim.errors import MappingError
 
 BACKENDS = ("apk", "apt")

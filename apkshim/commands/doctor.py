@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from _apkshim_hook import parse_switch
-from apkshim import autoinstall, finder, interpreter, runner
+from apkshim import autoinstall, finder, runner
 from apkshim.settings import PARSERS, environment_name
 
 PTH_NAME = "apkshim.pth"
