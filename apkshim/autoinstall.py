@@ -13,8 +13,10 @@ import os
 import sys
 import time
 from importlib.machinery import ModuleSpec
+from types import FrameType
 from typing import TYPE_CHECKING, Optional
 
+import _apkshim_hook
 from _apkshim_hook import mapping_layers
 from apkshim import backends, importstate, interpreter, locking, settings
 from apkshim.backends import Backend, Failure
@@ -112,7 +114,8 @@ def requested_name(fullname: str) -> str:
     NOTE: this reads a local of CPython's frozen importlib (``_find_and_load``).
     Elsewhere, or for ``from google import protobuf``, the parent is not found.
     """
-    frame = sys._getframe(1)
+    own_files = (os.path.join(os.path.dirname(__file__), ""), _apkshim_hook.__file__)
+    frame: Optional[FrameType] = sys._getframe(1)
     found = fullname
     while frame is not None:
         code = frame.f_code
@@ -121,7 +124,7 @@ def requested_name(fullname: str) -> str:
                 name = frame.f_locals.get("name")
                 if isinstance(name, str) and name.startswith(fullname + "."):
                     found = name
-        elif not code.co_filename.startswith(os.path.dirname(__file__)):
+        elif not code.co_filename.startswith(own_files):
             break
         frame = frame.f_back
     return found
