@@ -17,11 +17,19 @@ import _thread
 import os
 import sys
 
+# Importing typing at start-up would cost every interpreter; type checkers treat
+# any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import FrameType, ModuleType
+
 _ON = frozenset({"1", "true", "yes", "on"})
 _OFF = frozenset({"", "0", "false", "no", "off"})
 
 
-def parse_switch(value):
+def parse_switch(value: str) -> "bool | None":
     """Return True or False for a valid on/off value, None for anything else."""
     folded = value.strip().lower()
     if folded in _ON:
@@ -31,7 +39,7 @@ def parse_switch(value):
     return None
 
 
-def shipped_mapping():
+def shipped_mapping() -> str:
     """Return the path of the mapping shipped with apkshim."""
     package = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apkshim")
     wheel_copy = os.path.join(package, "mapping.toml")
@@ -41,7 +49,7 @@ def shipped_mapping():
     return os.path.join(os.path.dirname(package), "mapping.toml")
 
 
-def mapping_layers(environ):
+def mapping_layers(environ: "Mapping[str, str]") -> "list[str]":
     """Return the mapping layers in the order they are applied, later ones winning."""
     config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(
         os.path.expanduser("~"), ".config"
@@ -61,7 +69,7 @@ _TOKEN_CHARACTERS = frozenset(
 _MAX_DECLINED = 100
 
 
-def _scan_tokens(paths):
+def _scan_tokens(paths: "Iterable[str]") -> "frozenset[str]":
     """Return every dotted word in the files, with its dotted prefixes."""
     table = {code: " " for code in range(128) if chr(code) not in _TOKEN_CHARACTERS}
     tokens = set()
@@ -78,7 +86,7 @@ def _scan_tokens(paths):
     return frozenset(tokens)
 
 
-def _library_directories():
+def _library_directories() -> "tuple[str, ...]":
     """Return the standard-library and site directories, whose code is not user code."""
     directories = {os.path.dirname(os.__file__)}
     for entry in sys.path:
@@ -99,7 +107,7 @@ _PACKAGE_DIRECTORY = os.path.join(os.path.dirname(_HOOK_FILE), "apkshim", "")
 _IMPORTLIB_DIRECTORY = os.path.join(os.path.dirname(os.__file__), "importlib", "")
 
 
-def importer_scope(frame):
+def importer_scope(frame: "FrameType | None") -> "tuple[bool, str]":
     """Return ``(is_user_code, reason)`` for the import running below ``frame``.
 
     The importer is the first frame outside the import machinery and apkshim.
@@ -142,17 +150,22 @@ class MappedFinder:
 
     _apkshim_finder = True
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._local = _thread._local()
-        self._names = None
-        self.declined = {}
+        self._names: "frozenset[str] | None" = None
+        self.declined: "dict[str, str]" = {}
         """Why the last mapped misses installed nothing, by module name."""
 
-    def set_names(self, names):
+    def set_names(self, names: "Iterable[str]") -> None:
         """Replace the token superset by the exact set of names worth a look."""
         self._names = frozenset(names)
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(
+        self,
+        fullname: str,
+        path: "Sequence[str] | None" = None,
+        target: "ModuleType | None" = None,
+    ) -> "ModuleSpec | None":
         if getattr(self._local, "busy", False):
             return None
         names = self._names
@@ -175,24 +188,24 @@ class MappedFinder:
         finally:
             self._local.busy = False
 
-    def _decline(self, fullname, reason):
+    def _decline(self, fullname: str, reason: str) -> None:
         if len(self.declined) >= _MAX_DECLINED:
             self.declined.pop(next(iter(self.declined)))
         self.declined[fullname] = reason
 
-    def invalidate_caches(self):
+    def invalidate_caches(self) -> None:
         """Keep the names: ``importlib.invalidate_caches()`` calls this after installs."""
 
 
-def installed_finder():
+def installed_finder() -> "MappedFinder | None":
     """Return apkshim's finder on sys.meta_path, or None."""
     for finder in sys.meta_path:
         if getattr(finder, "_apkshim_finder", False):
-            return finder
+            return finder  # type: ignore[return-value]
     return None
 
 
-def install():
+def install() -> "MappedFinder":
     """Append the finder to ``sys.meta_path`` unless one is there; return it."""
     finder = installed_finder()
     if finder is None:
@@ -201,14 +214,14 @@ def install():
     return finder
 
 
-def uninstall():
+def uninstall() -> None:
     """Remove every apkshim finder from ``sys.meta_path``; safe to call twice."""
     sys.meta_path[:] = [
         finder for finder in sys.meta_path if not getattr(finder, "_apkshim_finder", False)
     ]
 
 
-def _activate():
+def _activate() -> None:
     value = os.environ.get("APKSHIM", "")
     enabled = parse_switch(value)
     if enabled is None:

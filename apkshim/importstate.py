@@ -62,7 +62,7 @@ def refresh(before: dict[str, set[str]], extra_directories: Iterable[str] = ()) 
                 site.addsitedir(directory)
             continue
         for name in sorted(_pth_files(directory) - before.get(directory, set())):
-            site.addpackage(directory, name, None)  # type: ignore[attr-defined]
+            site.addpackage(directory, name, None)
     invalidate()
 
 

@@ -104,7 +104,8 @@ def _load_toml(text: str) -> dict[str, Any]:
         import tomllib
     else:
         import tomli as tomllib
-    return tomllib.loads(text)
+    document: dict[str, Any] = tomllib.loads(text)
+    return document
 
 
 def _scan_lines(text: str) -> tuple[list[tuple[str, int]], dict[tuple[str, str], int]]:
@@ -152,9 +153,9 @@ def parse(text: str, path: str) -> list[_Table]:
         document = _load_toml(text)
     except ValueError as error:
         # tomllib's message ends with "(at line N, column M)".
-        where = re.search(r"at line (\d+)", str(error))
-        line = where.group(1) if where else "1"
-        raise MappingError(path, [f"{line}: invalid TOML: {error}"]) from None
+        position = re.search(r"at line (\d+)", str(error))
+        number = position.group(1) if position else "1"
+        raise MappingError(path, [f"{number}: invalid TOML: {error}"]) from None
 
     tables: list[_Table] = []
     import_lines: dict[str, tuple[str, int]] = {}

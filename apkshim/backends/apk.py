@@ -59,9 +59,9 @@ class Apk(Backend):
         completed = self.query([self.executable, "policy", "--", package])
         versions: list[tuple[str, list[str]]] = []
         for line in completed.stdout.splitlines():
-            version = re.match(r"^  (\S+):$", line)
-            if version:
-                versions.append((version.group(1), []))
+            heading = re.match(r"^  (\S+):$", line)
+            if heading:
+                versions.append((heading.group(1), []))
             elif line.startswith("    ") and versions:
                 versions[-1][1].append(line.strip())
         if installed:
