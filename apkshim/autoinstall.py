@@ -204,14 +204,14 @@ def serve(
         with locking.exclusive(
             current.settings.lock_dir,
             current.settings.timeout + current.settings.lock_wait,
-        ) as waited:
-            if waited:
-                # Another process or thread installed something meanwhile.
-                importstate.refresh(pth_before, extra)
-                spec = importstate.find(fullname, path)
-                if spec is not None:
-                    log.info("%s arrived while waiting for the install lock", key)
-                    return spec
+        ):
+            # Another process or thread may have installed it since the check
+            # above, whether or not this one had to wait for the lock.
+            importstate.refresh(pth_before, extra)
+            spec = importstate.find(fullname, path)
+            if spec is not None:
+                log.info("%s arrived while waiting for the install lock", key)
+                return spec
             _run_install(backend, package, key)
     except InstallError as error:
         raise _fail(
