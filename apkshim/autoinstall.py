@@ -212,6 +212,7 @@ def serve(
             if spec is not None:
                 log.info("%s arrived while waiting for the install lock", key)
                 return spec
+            pth_before = importstate.snapshot_pth_files()
             _run_install(backend, package, key)
     except InstallError as error:
         raise _fail(
