@@ -182,8 +182,12 @@ class MappedFinder:
 
         self._local.busy = True
         try:
-            from apkshim import autoinstall
-
+            try:
+                from apkshim import autoinstall
+            except ImportError as error:
+                # A half-removed apkshim: this module is left, the package is gone.
+                self._decline(fullname, f"apkshim cannot be imported: {error}")
+                return None
             return autoinstall.find_spec(self, fullname, path)
         finally:
             self._local.busy = False

@@ -64,7 +64,7 @@ def load_context(environ: Optional[dict[str, str]] = None) -> Context:
     mapping = Mapping.load(paths, required=resolved.mapping)
     for report in mapping.files:
         for problem in report.problems:
-            log.warning("mapping %s: %s", report.path, problem)
+            log.warning("apkshim skips mapping file %s:%s", report.path, problem)
     backend, reason = backends.choose(resolved)
     return Context(resolved, mapping, backend, reason)
 
@@ -195,7 +195,7 @@ def serve(
             package,
             fullname,
             f"apkshim will not install {package} ({backend.name}) for "
-            f"'import {key}': {Failure.INTERPRETER.value}. {verdict.reason}",
+            f"'import {key}': {Failure.INTERPRETER.value}. {_sentence(verdict.reason)}",
         )
 
     extra = [verdict.site_directory] if verdict.site_directory else []
@@ -266,6 +266,10 @@ def _run_install(backend: Backend, package: str, key: str) -> None:
 def _fail(backend: Backend, package: str, fullname: str, message: str) -> ImportInstallError:
     _failed[backend.name, package] = message
     return ImportInstallError(message, name=fullname)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def notice(text: str) -> None:
