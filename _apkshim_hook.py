@@ -102,6 +102,13 @@ def _library_directories() -> "tuple[str, ...]":
     return tuple(os.path.join(directory, "") for directory in directories)
 
 
+def _site_is_running() -> bool:
+    """Return True while the ``site`` module body runs, that is during start-up."""
+    site = sys.modules.get("site")
+    # importlib sets this flag on a module's spec while it executes the module.
+    return bool(getattr(getattr(site, "__spec__", None), "_initializing", False))
+
+
 _HOOK_FILE = os.path.abspath(__file__)
 _PACKAGE_DIRECTORY = os.path.join(os.path.dirname(_HOOK_FILE), "apkshim", "")
 _IMPORTLIB_DIRECTORY = os.path.join(os.path.dirname(os.__file__), "importlib", "")
@@ -170,6 +177,11 @@ class MappedFinder:
             return None
         names = self._names
         if names is None:
+            # Misses while site runs come from start-up code (.pth lines, sitecustomize,
+            # a missing usercustomize), never from user code, so they never install.
+            # Returning here keeps the mapping files unread during start-up.
+            if _site_is_running():
+                return None
             names = self._names = _scan_tokens(mapping_layers(os.environ))
         if fullname not in names:
             return None
