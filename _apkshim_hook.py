@@ -173,8 +173,6 @@ class MappedFinder:
         path: "Sequence[str] | None" = None,
         target: "ModuleType | None" = None,
     ) -> "ModuleSpec | None":
-        if getattr(self._local, "busy", False):
-            return None
         names = self._names
         if names is None:
             # Misses while site runs come from start-up code (.pth lines, sitecustomize,
@@ -184,6 +182,10 @@ class MappedFinder:
                 return None
             names = self._names = _scan_tokens(mapping_layers(os.environ))
         if fullname not in names:
+            return None
+        # The re-entry check comes second: reading a thread-local costs more than
+        # the set lookup that turns away almost every miss.
+        if getattr(self._local, "busy", False):
             return None
 
         if os.environ.get("APKSHIM_SCOPE", "").strip().lower() != "all":
