@@ -5,7 +5,7 @@ the installer loads on first use of ``install``.
 """
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "disable", "enable", "install"]
+__all__ = ["__version__", "disable", "enable", "install", "load_ipython_extension"]
 
 
 def enable() -> None:
@@ -20,6 +20,20 @@ def disable() -> None:
     from apkshim import finder
 
     finder.uninstall()
+
+
+def load_ipython_extension(ipython: "object") -> None:
+    """Enable the hook and register ``%apkshim`` in IPython (``%load_ext apkshim``)."""
+    from apkshim.ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: "object") -> None:
+    """Remove the hook's finder when IPython unloads the extension."""
+    from apkshim.ipython import unload_ipython_extension as unload
+
+    unload(ipython)
 
 
 def __getattr__(name: str) -> "object":
