@@ -52,7 +52,6 @@ def apkshim_magic(line: str) -> None:
         print(f"apkshim: error: cannot split {line!r}: {error}", file=sys.stderr)
         return
     parser = cli.build_parser()
-    parser.prog = f"%{MAGIC_NAME}"
     try:
         arguments = parser.parse_args(argv)
     except SystemExit:
