@@ -15,6 +15,9 @@ _FAILURES = [
     (r"could not connect to server|updating and opening .*: (?!OK)", Failure.NETWORK),
     (r"Unable to open log: Permission denied", Failure.PERMISSION),
     (r"Unable to lock database: Permission denied", Failure.PERMISSION),
+    # NOTE: read from apk-tools 2 source, not seen in a run: with --wait, a lock
+    # file it cannot open (not root, mostly) is reported as a bad descriptor.
+    (r"Unable to lock database: Bad file descriptor", Failure.PERMISSION),
     (r"Unable to lock database: No such file or directory", Failure.NO_DATABASE),
     (
         r"Unable to lock database: (Resource temporarily unavailable|"
@@ -22,7 +25,9 @@ _FAILURES = [
         Failure.LOCKED,
     ),
     (r"\(no such package\)", Failure.NO_PACKAGE),
-    (r"please select one of the 'provided by' packages", Failure.NO_PACKAGE),
+    # apk wraps this note at 50 columns, so "packages explicitly" may be on the
+    # next line.
+    (r"please select one of the 'provided by'", Failure.NO_PACKAGE),
     (r"Permission denied", Failure.PERMISSION),
 ]
 
