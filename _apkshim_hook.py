@@ -1,7 +1,8 @@
 """apkshim's start-up hook and import finder, in one module imported at start-up.
 
-``apkshim.pth`` imports this module when ``APKSHIM`` is set, and the module body
-appends the finder to ``sys.meta_path`` when the value enables it. It lives
+``apkshim.pth`` imports this module when ``APKSHIM`` is set and calls
+``activate``, which appends the finder to ``sys.meta_path`` when the value
+enables it. Importing the module alone changes nothing. It lives
 outside the ``apkshim`` package and imports nothing but builtins, because every
 module imported here adds to every interpreter start-up. The package re-exports
 it as ``apkshim.finder``. The real work lives in ``apkshim.autoinstall`` and is
@@ -239,19 +240,30 @@ def uninstall() -> None:
     ]
 
 
-def _activate() -> None:
+_activated = False
+
+
+def activate() -> None:
+    """Enable the hook as ``APKSHIM`` says; run by ``apkshim.pth`` at start-up.
+
+    Only the first call in a process acts, because a venv's ``.pth`` files run
+    twice and ``sitecustomize`` may call it too. It never raises: a fault turns
+    the hook off with one warning line instead of stopping the interpreter.
+    """
+    global _activated
+    if _activated:
+        return
+    _activated = True
     value = os.environ.get("APKSHIM", "")
-    enabled = parse_switch(value)
-    if enabled is None:
-        sys.stderr.write(
-            f"apkshim: APKSHIM={value!r} is not a valid switch, so the import hook "
-            "stays off; use 1, true, yes or on to enable it, or 0 to disable it\n"
-        )
-    elif enabled:
-        install()
-
-
-try:
-    _activate()
-except Exception as error:  # noqa: BLE001 - start-up must survive any fault here
-    sys.stderr.write(f"apkshim: import hook disabled: {error}\n")
+    try:
+        enabled = parse_switch(value)
+        if enabled is None:
+            sys.stderr.write(
+                f"apkshim: APKSHIM={value!r} is not a valid switch, so the import "
+                "hook stays off; use 1, true, yes or on to enable it, or 0 to "
+                "disable it\n"
+            )
+        elif enabled:
+            install()
+    except Exception as error:  # noqa: BLE001 - start-up must survive any fault here
+        sys.stderr.write(f"apkshim: import hook disabled: {error}\n")

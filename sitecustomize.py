@@ -16,12 +16,14 @@ def _enable_apkshim() -> None:
     if not os.environ.get("APKSHIM"):
         return
     try:
-        import _apkshim_hook  # noqa: F401
+        import _apkshim_hook
     except ModuleNotFoundError as error:
         if error.name != "_apkshim_hook":
             sys.stderr.write(f"apkshim: import hook disabled: {error}\n")
     except Exception as error:  # noqa: BLE001 - start-up must survive any fault
         sys.stderr.write(f"apkshim: import hook disabled: {error}\n")
+    else:
+        _apkshim_hook.activate()
 
 
 def _run_shadowed_sitecustomize() -> None:

@@ -55,16 +55,22 @@ _context: Optional[Context] = None
 _failed: dict[tuple[str, str], str] = {}
 
 
-def load_context(environ: Optional[dict[str, str]] = None) -> Context:
-    """Resolve settings, read the mapping layers and choose the backend."""
+def load_context(
+    environ: Optional[dict[str, str]] = None, warn: bool = True
+) -> Context:
+    """Resolve settings, read the mapping layers and choose the backend.
+
+    With ``warn``, each problem of a mapping file is logged as a warning;
+    ``apkshim doctor`` passes False and prints them itself.
+    """
     environ = dict(os.environ) if environ is None else environ
     resolved = settings.resolve(environ)
     _configure_logging(environ)
     paths = mapping_layers(environ)
     mapping = Mapping.load(paths, required=resolved.mapping)
-    for report in mapping.files:
-        for problem in report.problems:
-            log.warning("apkshim skips mapping file %s:%s", report.path, problem)
+    for report in mapping.files if warn else ():
+        for message in report.messages():
+            log.warning("apkshim skips mapping file %s", message)
     backend, reason = backends.choose(resolved)
     return Context(resolved, mapping, backend, reason)
 

@@ -41,6 +41,7 @@ _APT_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 PACKAGE_PATTERNS = {"apk": _APK_PACKAGE, "apt": _APT_PACKAGE}
 
 _HEADER = re.compile(r"^\s*\[\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")
+_ARRAY_HEADER = re.compile(r"^\s*\[\[\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.-]+)\s*\]\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 
 
@@ -57,7 +58,8 @@ def is_module_name(name: str) -> bool:
 
 def is_package_name(backend: str, name: str) -> bool:
     """Return whether ``name`` is a valid package name for ``backend``."""
-    return bool(PACKAGE_PATTERNS[backend].match(name))
+    # fullmatch: "$" would also accept a name that ends with a newline.
+    return bool(PACKAGE_PATTERNS[backend].fullmatch(name))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +91,14 @@ class FileReport:
     """``read``, ``missing``, ``ignored`` (unsafe permissions) or ``invalid``."""
     entries: int = 0
     problems: list[str] = dataclasses.field(default_factory=list)
+    """Each fault, starting with its line number when it has one."""
+
+    def messages(self) -> list[str]:
+        """Return the problems as ``PATH:LINE: fault`` or ``PATH: fault``."""
+        return [
+            f"{self.path}:{problem}" if problem[:1].isdigit() else f"{self.path}: {problem}"
+            for problem in self.problems
+        ]
 
 
 @dataclasses.dataclass
@@ -109,20 +119,27 @@ def _load_toml(text: str) -> dict[str, Any]:
 
 
 def _scan_lines(text: str) -> tuple[list[tuple[str, int]], dict[tuple[str, str], int]]:
-    """Find the line of every table header and of every key inside a table.
+    """Find the line of every table header and of every key.
 
     TOML parsers give no positions, so this scan supplies the line numbers for
     messages. It only needs to be right for files that parse, and falls back to
-    the header's line for keys it cannot place.
+    the header's line for keys it cannot place. Headers are returned as written,
+    quotes included; keys outside any table and ``[[array]]`` headers are placed
+    under the table name ``""``.
     """
     headers: list[tuple[str, int]] = []
     keys: dict[tuple[str, str], int] = {}
-    current: Optional[str] = None
+    current: Optional[str] = ""
     for number, line in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(line)
         if header:
             current = header.group(1).strip("\"'")
-            headers.append((current, number))
+            headers.append((header.group(1), number))
+            continue
+        array = _ARRAY_HEADER.match(line)
+        if array:
+            keys.setdefault(("", array.group(1).strip("\"'")), number)
+            current = None
             continue
         key = _KEY.match(line)
         if key and current is not None:
@@ -136,9 +153,16 @@ def parse(text: str, path: str) -> list[_Table]:
     headers, key_lines = _scan_lines(text)
 
     first_line: dict[str, tuple[str, int]] = {}
-    for name, line in headers:
+    for written, line in headers:
+        name = written.strip("\"'")
         normalized = normalize_project(name)
-        if normalized in first_line:
+        if "." in written and written == name:
+            # TOML reads [ruamel.yaml] as a table "yaml" inside a table "ruamel".
+            problems.append(
+                f"{line}: [{written}] is a nested table in TOML, not the project "
+                f"{name!r}; write [{normalized}] or [\"{name}\"]"
+            )
+        elif normalized in first_line:
             earlier_name, earlier = first_line[normalized]
             problems.append(
                 f"{line}: duplicate entry [{name}]; [{earlier_name}] is already at "
@@ -154,20 +178,24 @@ def parse(text: str, path: str) -> list[_Table]:
     except ValueError as error:
         # tomllib's message ends with "(at line N, column M)".
         position = re.search(r"at line (\d+)", str(error))
-        number = position.group(1) if position else "1"
+        if position:
+            number = position.group(1)
+        else:  # "at end of document"
+            number = str(max(1, len(text.splitlines())))
         raise MappingError(path, [f"{number}: invalid TOML: {error}"]) from None
 
     tables: list[_Table] = []
     import_lines: dict[str, tuple[str, int]] = {}
     for name, fields in document.items():
-        line = first_line.get(normalize_project(name), (name, 0))[1]
+        top_level_line = key_lines.get(("", name), 0)
+        line = first_line.get(normalize_project(name), (name, top_level_line))[1]
         if not isinstance(fields, dict):
             problems.append(
                 f"{line}: top-level key {name!r} is not a table; each project is a "
                 f"table such as [{name}]"
             )
             continue
-        if not _PROJECT.match(name):
+        if not _PROJECT.fullmatch(name):
             problems.append(f"{line}: [{name}] is not a valid PyPI project name")
             continue
         lines = {key: key_lines.get((name, key), line) for key in fields}

@@ -91,7 +91,7 @@ def run(arguments: argparse.Namespace) -> int:
     served &= active
     print(f"python: {sys.executable} ({sys.version.split()[0]})")
 
-    current = autoinstall.load_context()
+    current = autoinstall.load_context(warn=False)
     settings = current.settings
     for field in PARSERS:
         source = settings.sources.get(field, "default")
@@ -126,8 +126,8 @@ def run(arguments: argparse.Namespace) -> int:
         if report.status == "read":
             line += f", {report.entries} entries"
         print(line)
-        for problem in report.problems:
-            print(f"  {report.path}:{problem}")
+        for message in report.messages():
+            print(f"  {message}")
     if backend is not None:
         mapped = len(current.mapping.import_names(backend.name))
         print(f"mapping: {mapped} import names map to {backend.name} packages")
