@@ -71,7 +71,7 @@ print(json.dumps([[d.requirement, d.route.value, d.package, d.version,
 
 
 class Alpine:
-    """A venv, an emulated apk root and a wheelhouse, with the environment to use them."""
+    """A venv, an emulated apk root, a wheelhouse and the environment to use them."""
 
     def __init__(self, tmp_path: Path, apkshim_wheel: Path) -> None:
         self.python = shared.make_venv(DEBIAN_PYTHON, tmp_path / "venv", apkshim_wheel)

@@ -1,8 +1,8 @@
 """Helpers and fixtures for the pip tests: tiny wheels, offline pip, fresh venvs.
 
-There is no conftest.py here, because every conftest.py outside a package is
-imported under the one module name ``conftest`` and would replace
-tests/conftest.py; test modules import these fixtures by name instead.
+There is no conftest.py here. Every conftest.py outside a package is imported
+under the one module name ``conftest``, so a second one would replace
+tests/conftest.py. Test modules import these fixtures by name instead.
 """
 
 from __future__ import annotations
@@ -37,22 +37,14 @@ def _shared_conftest() -> ModuleType:
 
 make_venv = _shared_conftest().make_venv
 
-# tinyapp needs tinyleaf from pip and tinydistro, which the tests' mapping sends
-# to the distro; tinyleaf 2.0 lets a specifier pick between two versions.
+# tinyapp pulls in two dependencies, and tinyleaf 2.0 lets a specifier pick
+# between two versions.
 WHEELS = (
     Wheel("tinyleaf", "1.0"),
     Wheel("tinyleaf", "2.0"),
     Wheel("tinydistro", "1.0"),
     Wheel("tinyapp", "1.0", ("tinyleaf>=1.0,<2", "tinydistro>=0.5")),
-    Wheel("tinyneedsnew", "1.0", ("tinydistro>=5",)),
 )
-
-TEST_MAPPING = """\
-[tinydistro]
-imports = ["tinydistro"]
-apk = "py3-tinydistro"
-apt = "python3-tinydistro"
-"""
 
 
 @pytest.fixture(scope="session")
@@ -64,20 +56,13 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture(scope="session")
-def test_mapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("mapping") / "mapping.toml"
-    path.write_text(TEST_MAPPING)
-    return path
-
-
 def offline_environment(
     wheelhouse: Path, extra: Optional[Mapping[str, str]] = None
 ) -> dict[str, str]:
     """Return a clean environment in which pip reads only ``wheelhouse``.
 
-    pip's configuration files are not read (``PIP_CONFIG_FILE`` is os.devnull),
-    and the variables say no index, find-links the wheelhouse, no cache.
+    pip reads no configuration file (``PIP_CONFIG_FILE`` is os.devnull). The
+    variables set no index, the wheelhouse as find-links and no cache.
     """
     environment = {
         key: value

@@ -1,7 +1,7 @@
 """Tiny wheels written by hand, for pip to install offline with --find-links.
 
 A wheel is a zip archive with the package's files and a ``NAME-VERSION.dist-info``
-folder holding METADATA, WHEEL and RECORD (the wheel format, PEP 427). RECORD lists
+folder containing METADATA, WHEEL and RECORD (the wheel format, PEP 427). RECORD lists
 every file with its SHA-256 digest (urlsafe base64, no padding) and size.
 """
 
