@@ -249,7 +249,6 @@ class _Planner:
         self.settings = settings
         self.notes: list[str] = []
         self.backend: Optional[Backend] = context.backend
-        self.site_directory: Optional[str] = None
         self._candidates: dict[str, Optional[str]] = {}
         if self.backend is None:
             self.notes.append(
@@ -263,8 +262,6 @@ class _Planner:
                 f"everything: {verdict.reason}"
             )
             self.backend = None
-        else:
-            self.site_directory = verdict.site_directory
 
     def candidate(self, package: str) -> Optional[str]:
         assert self.backend is not None

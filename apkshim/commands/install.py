@@ -9,10 +9,14 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apkshim import autoinstall, installer, scan
-from apkshim.installer import Request, Result, Route
+from apkshim import autoinstall
+
+# The installer and the scanner import ``packaging``, so the handlers import them
+# when they run: building the parser for 'apkshim doctor' must not need it.
+if TYPE_CHECKING:
+    from apkshim.installer import Request, Result
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -129,6 +133,9 @@ def run(arguments: argparse.Namespace) -> int:
 
 def install_or_plan(arguments: argparse.Namespace, dry_run: bool) -> int:
     """Read the requests, plan, run unless ``dry_run``, print the table."""
+    from apkshim import installer
+    from apkshim.installer import Request
+
     quiet = bool(getattr(arguments, "quiet", 0))
     try:
         requests = [Request(text) for text in arguments.requirements]
@@ -191,6 +198,9 @@ def _requests_from_sources(sources: Sequence[str], requests: list[Request]) -> b
 
     Returns whether any file was skipped.
     """
+    from apkshim import scan
+    from apkshim.installer import Request
+
     if not sources:
         return False
     report = scan.scan(sources)
@@ -209,6 +219,8 @@ def _requests_from_sources(sources: Sequence[str], requests: list[Request]) -> b
 
 def format_result(result: Result) -> str:
     """Return the result as a table, then the runs and any notes."""
+    from apkshim.installer import Route
+
     show_origin = any(decision.origin for decision in result.decisions)
     header = ["requirement", "route", "package", "version", "reason"]
     if show_origin:

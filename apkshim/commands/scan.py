@@ -1,4 +1,4 @@
-"""``apkshim scan``: list the imports of notebooks and Python files, and their sources."""
+"""``apkshim scan``: list the imports of notebooks and .py files, and their sources."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from apkshim import autoinstall, scan
+from apkshim import autoinstall
 from apkshim.commands.install import (
     EXIT_FILES_SKIPPED,
     EXIT_OK,
@@ -47,6 +47,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    from apkshim import scan
+
     report = scan.scan(arguments.paths)
     context = autoinstall.context()
     backend = context.backend.name if context.backend else None
