@@ -27,7 +27,7 @@ EXIT_STATUSES = """\
 exit status:
   0  done: everything is installed, already present or skipped (plan: planned)
   1  a package-manager or pip run failed, pip could not resolve the
-     requirements, or pip would refuse this Python as externally managed
+     requirements, or pip would reject this Python as externally managed
   2  invalid input: a malformed requirement, a missing or invalid requirement
      file, or invalid options
   3  done, but files given to --from could not be read or parsed; they are
@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
         "install",
         help="install requirements from distro packages, and the rest with pip",
         description="Install requirements: distro packages where they satisfy the "
-        "requirement, pip for the rest.\n\n" + ROUTING,
+        "requirement,\npip for the rest.\n\n" + ROUTING,
         epilog=EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
