@@ -589,6 +589,9 @@ def execute(
     if result.blocked and any(run.tool == "pip" for run in result.runs):
         raise InstallFailed(result.blocked, result)
 
+    # NOTE: with APKSHIM_OTHER_PYTHON=add-site-dir, the distro's directory is
+    # added to this process only. The pip run does not see it, so pip installs
+    # again the dependencies that the distro run has just installed.
     verdict_site = None
     if context.backend is not None and result.backend is not None:
         verdict_site = context.verdict().site_directory
