@@ -2,10 +2,12 @@
 
 Each block runs 1,000 ``import apkshim_missing_N`` statements (N = 0 to 999),
 compiled in advance and run as ``__main__`` code, each raising
-ModuleNotFoundError. Blocks without the finder on ``sys.meta_path`` and blocks
-with it alternate, and their order swaps from round to round. The script prints
-the median wall and CPU time per miss of each, the interquartile range, and the
-ratio with a bootstrap 95% interval over the paired rounds.
+ModuleNotFoundError. Each round runs three blocks: one with no extra finder on
+``sys.meta_path``, one with a finder that returns None at once, and one with
+apkshim's finder. The second shows what any appended finder costs at least. The
+order of the blocks rotates from round to round. The script prints the median wall and CPU time per miss
+of each, the interquartile range, and the ratio to the first with a bootstrap
+95% interval over the paired rounds.
 
 The finder reads the mapping files on its first call, to build the set of names
 worth a closer look. That first miss is measured apart, with a new finder each
@@ -48,6 +50,7 @@ from benchstats import print_header, quartiles, ratio_interval, target_verdict
 PROJECT = Path(__file__).resolve().parent.parent
 TARGET = 1.05
 IMPORTS_PER_BLOCK = 1000
+APKSHIM_LABEL = "apkshim's finder"
 
 
 @dataclass
@@ -131,20 +134,34 @@ def run_block(
     return wall / len(codes) / 1e3, cpu / len(codes) / 1e3
 
 
+class NoOpFinder:
+    """A meta-path finder that returns None at once, the cost floor of any finder."""
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> None:
+        return None
+
+
 def run_interleaved(
     codes: list[types.CodeType],
     namespace: dict[str, Any],
-    finder: Any,
+    finders: dict[str, Any],
     rounds: int,
     warmup: int,
-) -> tuple[Series, Series]:
-    """Time blocks without and with the finder in turn, and return both series."""
-    without = Series()
-    with_finder = Series()
+) -> dict[str, Series]:
+    """Time one block per entry of ``finders`` in each round, and return the series.
+
+    Each entry names the finder appended to ``sys.meta_path`` for its block, or
+    None for none. The order rotates from round to round.
+    """
+    results = {label: Series() for label in finders}
+    labels = list(finders)
     for round_index in range(warmup + rounds):
-        order = (False, True) if round_index % 2 == 0 else (True, False)
-        for installed in order:
-            if installed:
+        shift = round_index % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            finder = finders[label]
+            if finder is not None:
                 sys.meta_path.append(finder)
             gc.collect()
             gc.disable()
@@ -152,13 +169,12 @@ def run_interleaved(
                 wall, cpu = run_block(codes, namespace)
             finally:
                 gc.enable()
-                if installed:
+                if finder is not None:
                     sys.meta_path.remove(finder)
             if round_index >= warmup:
-                series = with_finder if installed else without
-                series.wall.append(wall)
-                series.cpu.append(cpu)
-    return without, with_finder
+                results[label].wall.append(wall)
+                results[label].cpu.append(cpu)
+    return results
 
 
 def time_first_misses(
@@ -219,37 +235,42 @@ def print_series(label: str, values: list[float]) -> None:
 
 def print_comparison(
     title: str,
-    without: Series,
-    with_finder: Series,
+    results: dict[str, Series],
     resamples: int,
     target: float | None,
 ) -> None:
-    """Print both series, their ratio and its interval, and the verdict if any."""
+    """Print each series and its ratio to the first, with the target's verdict.
+
+    The target applies to the series of apkshim's finder.
+    """
+    reference_label = next(iter(results))
     for measure in ("wall", "cpu"):
         print(f"\n{title}, {measure} time, us per import")
-        reference = getattr(without, measure)
-        values = getattr(with_finder, measure)
-        print_series("without finder", reference)
-        print_series("with finder", values)
-        ratio = statistics.median(values) / statistics.median(reference)
-        low, high = ratio_interval(values, reference, resamples)
-        added = statistics.median(values) - statistics.median(reference)
-        line = f"  ratio {ratio:.4f}  95% interval {low:.4f}-{high:.4f}"
-        line += f"  added {added * 1e3:+.0f} ns per import"
-        if target is not None:
-            line += f"  target <= {target} {target_verdict(low, high, target)}"
-        print(line)
+        reference = getattr(results[reference_label], measure)
+        for label, series in results.items():
+            values = getattr(series, measure)
+            print_series(label, values)
+            if label == reference_label:
+                continue
+            ratio = statistics.median(values) / statistics.median(reference)
+            low, high = ratio_interval(values, reference, resamples)
+            added = statistics.median(values) - statistics.median(reference)
+            line = f"    ratio {ratio:.4f}  95% interval {low:.4f}-{high:.4f}"
+            line += f"  added {added * 1e3:+.0f} ns per import"
+            if target is not None and label == APKSHIM_LABEL:
+                line += f"  target <= {target} {target_verdict(low, high, target)}"
+            print(line)
 
 
-def measure_unmapped(hook: types.ModuleType, options: argparse.Namespace) -> Series:
+def measure_unmapped(hook: types.ModuleType, options: argparse.Namespace) -> None:
     """Print the comparison for unmapped names, the case with a target."""
     finder = hook.MappedFinder()
     names = unmapped_names("apkshim_missing_", IMPORTS_PER_BLOCK, finder)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
-    without, with_finder = run_interleaved(
+    results = run_interleaved(
         compile_imports(names, "<benchmark>"),
         namespace,
-        finder,
+        {"no finder": None, "no-op finder": NoOpFinder(), APKSHIM_LABEL: finder},
         options.rounds,
         options.warmup,
     )
@@ -257,8 +278,7 @@ def measure_unmapped(hook: types.ModuleType, options: argparse.Namespace) -> Ser
         f"unmapped missing names ({IMPORTS_PER_BLOCK} names a block,"
         f" {options.rounds} rounds)"
     )
-    print_comparison(title, without, with_finder, options.resamples, TARGET)
-    return with_finder
+    print_comparison(title, results, options.resamples, TARGET)
 
 
 def measure_first_miss(hook: types.ModuleType, count: int) -> None:
@@ -291,15 +311,15 @@ def measure_declined(hook: types.ModuleType, options: argparse.Namespace) -> Non
         "__name__": "apkshim_benchmark",
         "__builtins__": __builtins__,
     }
-    without, with_finder = run_interleaved(
+    results = run_interleaved(
         compile_imports(mapped_names, library_file),
         namespace,
-        finder,
+        {"no finder": None, APKSHIM_LABEL: finder},
         options.rounds,
         options.warmup,
     )
     title = "mapped missing names imported by library code (declined, no target)"
-    print_comparison(title, without, with_finder, options.resamples, None)
+    print_comparison(title, results, options.resamples, None)
 
 
 def run_count_child(finder_on: bool, misses: int, idle: bool) -> None:
@@ -317,6 +337,10 @@ def run_count_child(finder_on: bool, misses: int, idle: bool) -> None:
     if finder_on:
         sys.meta_path.append(finder)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    # A collection would scan every compiled statement, at moments that differ
+    # from child to child, so none runs while the misses are counted.
+    gc.collect()
+    gc.disable()
     if not idle:
         run_block(codes, namespace)
 
@@ -376,8 +400,8 @@ def parse_arguments() -> argparse.Namespace:
         "--rounds",
         type=int,
         default=100,
-        help="number of timed rounds, each running one block without and one with "
-        "the finder (default 100)",
+        help="number of timed rounds, each running one block per finder set-up "
+        "(default 100)",
     )
     parser.add_argument(
         "--warmup",
