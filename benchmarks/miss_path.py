@@ -5,9 +5,9 @@ compiled in advance and run as ``__main__`` code, each raising
 ModuleNotFoundError. Each round runs three blocks: one with no extra finder on
 ``sys.meta_path``, one with a finder that returns None at once, and one with
 apkshim's finder. The second shows what any appended finder costs at least. The
-order of the blocks rotates from round to round. The script prints the median wall and CPU time per miss
-of each, the interquartile range, and the ratio to the first with a bootstrap
-95% interval over the paired rounds.
+order of the blocks rotates from round to round. The script prints the median
+wall and CPU time per miss of each, the interquartile range, and the ratio to
+the first with a bootstrap 95% interval over the paired rounds.
 
 The finder reads the mapping files on its first call, to build the set of names
 worth a closer look. That first miss is measured apart, with a new finder each
