@@ -48,8 +48,9 @@ def run(
     argv: Sequence[str],
     timeout: float,
     environment: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
 ) -> Completed:
-    """Run ``argv`` with stdin closed and output captured.
+    """Run ``argv`` with stdin closed and output captured, in ``cwd`` if given.
 
     After ``timeout`` seconds the whole process group is killed, so a package
     manager's children (dpkg, maintainer scripts, debconf) go with it.
@@ -66,6 +67,7 @@ def run(
             stderr=subprocess.PIPE,
             env=env,
             start_new_session=True,
+            cwd=cwd,
             text=True,
             errors="replace",
         )
@@ -114,14 +116,15 @@ def find_executable(name: str) -> Optional[str]:
 _elevation_cache: dict[str, Optional[list[str]]] = {}
 
 
-def elevation(executable: str) -> Optional[list[str]]:
+def elevation(executable: str, euid: Optional[int] = None) -> Optional[list[str]]:
     """Return the prefix that runs ``executable`` as root without a prompt.
 
     That is ``[]`` for root itself, else ``sudo -n`` or ``doas -n`` when a trial
     run of ``executable --version`` through them works without a password, else
     None. ``-n`` makes sudo and doas fail instead of asking for a password.
+    ``euid`` defaults to this process's effective user id.
     """
-    if os.geteuid() == 0:
+    if (os.geteuid() if euid is None else euid) == 0:
         return []
     if executable in _elevation_cache:
         return _elevation_cache[executable]

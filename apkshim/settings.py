@@ -67,10 +67,16 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+# subprocess cannot wait longer than about 24 days (a C int of milliseconds).
+_MAX_SECONDS = 7 * 24 * 3600.0
+
+
 def _seconds(value: str) -> float:
     number = float(value)
-    if not number > 0:
-        raise ValueError("expected a positive number of seconds")
+    if not 0 < number <= _MAX_SECONDS:
+        raise ValueError(
+            f"expected a positive number of seconds, at most {_MAX_SECONDS:g}"
+        )
     return number
 
 

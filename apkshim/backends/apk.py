@@ -60,7 +60,7 @@ class Apk(Backend):
     def _policy(self, package: str, installed: bool) -> Optional[str]:
         # "apk policy" lists each version with the places it comes from, the
         # installed database first when that version is installed. Versions
-        # are listed oldest first, so the candidate is the last one.
+        # are listed oldest first, so the candidate is the last untagged one.
         completed = self.query([self.executable, "policy", "--", package])
         versions: list[tuple[str, list[str]]] = []
         for line in completed.stdout.splitlines():
@@ -74,7 +74,14 @@ class Apk(Backend):
                 if any(origin.endswith("lib/apk/db/installed") for origin in origins):
                     return version
             return None
-        return versions[-1][0] if versions else None
+        # A version only in tagged repositories ("@edge https://...") is not what a
+        # plain "apk add NAME" selects.
+        untagged = [
+            version
+            for version, origins in versions
+            if any(not origin.startswith("@") for origin in origins)
+        ]
+        return untagged[-1] if untagged else None
 
     def next_step(self, failure: Failure, packages: Sequence[str]) -> str:
         names = " ".join(packages)

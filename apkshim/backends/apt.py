@@ -26,7 +26,12 @@ _FAILURES = [
         r"Unable to fetch some archives|Failed to fetch",
         Failure.NETWORK,
     ),
-    (r"Could not get lock|is another process using it\?", Failure.LOCKED),
+    # Only the "E:" line counts: the "Waiting for cache lock: Could not get lock"
+    # progress lines (ended by \r) also appear when the wait succeeded.
+    (
+        r"(?m)(?:^|\r)E: Could not get lock|is another process using it\?",
+        Failure.LOCKED,
+    ),
     (r"Permission denied|are you root\?", Failure.PERMISSION),
     (
         r"Unable to locate package|has no installation candidate|"
