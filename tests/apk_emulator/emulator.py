@@ -1503,24 +1503,39 @@ def run_list(context: Context) -> int:
 
     lines: list[str] = []
     patterns = command.operands or ["*"]
-    for pattern in patterns:
-        for entry in sorted(
-            entries, key=lambda item: (item.name, version_key(item.version))
-        ):
-            if command.flag("providers"):
-                if not entry.satisfies_name(pattern):
-                    continue
-                prefix = f"<{pattern}> "
-            elif fnmatch.fnmatchcase(entry.name, pattern):
-                prefix = ""
-            else:
-                continue
-            record = entry.record
-            line = (
-                f"{prefix}{entry.label} {record.arch} "
-                f"{{{record.origin or entry.name}}} ({record.license})"
+    if command.flag("providers"):
+        # apk matches each pattern against every name, provided names included,
+        # with fnmatch and FNM_CASEFOLD, and prints each provider of each matching
+        # name after "<name> ".
+        matches: list[tuple[str, PackageEntry]] = []
+        for entry in entries:
+            names = [entry.name, *(dependency_name(p) for p in entry.record.provides)]
+            for name in dict.fromkeys(names):
+                if any(
+                    fnmatch.fnmatchcase(name.lower(), pattern.lower())
+                    for pattern in patterns
+                ):
+                    matches.append((name, entry))
+        matches.sort(
+            key=lambda item: (item[0], item[1].name, version_key(item[1].version))
+        )
+    else:
+        matches = [
+            ("", entry)
+            for pattern in patterns
+            for entry in sorted(
+                entries, key=lambda item: (item.name, version_key(item.version))
             )
-            lines.append(line + (" [installed]" if entry.installed else ""))
+            if fnmatch.fnmatchcase(entry.name, pattern)
+        ]
+    for name, entry in matches:
+        prefix = f"<{name}> " if command.flag("providers") else ""
+        record = entry.record
+        line = (
+            f"{prefix}{entry.label} {record.arch} "
+            f"{{{record.origin or entry.name}}} ({record.license})"
+        )
+        lines.append(line + (" [installed]" if entry.installed else ""))
     for line in lines:
         context.console.out(line)
     return 0
