@@ -87,8 +87,19 @@ def _scan_tokens(paths: "Iterable[str]") -> "frozenset[str]":
     return frozenset(tokens)
 
 
+_library_cache: "tuple[tuple[str, ...], tuple[str, ...]]" = ((), ())
+
+
 def _library_directories() -> "tuple[str, ...]":
-    """Return the standard-library and site directories, whose code is not user code."""
+    """Return the standard-library and site directories, whose code is not user code.
+
+    The result is cached until ``sys.path`` changes, because computing it takes
+    about a third as long as a whole import miss, and unmapped misses need it too.
+    """
+    global _library_cache
+    key = tuple(sys.path)
+    if _library_cache[0] == key and key:
+        return _library_cache[1]
     directories = {os.path.dirname(os.__file__)}
     for entry in sys.path:
         if os.path.basename(entry) in ("site-packages", "dist-packages"):
@@ -100,7 +111,9 @@ def _library_directories() -> "tuple[str, ...]":
             directories.add(site.getusersitepackages())
         except AttributeError:  # an old virtualenv's site module lacks them
             pass
-    return tuple(os.path.join(directory, "") for directory in directories)
+    found = tuple(os.path.join(directory, "") for directory in directories)
+    _library_cache = (key, found)
+    return found
 
 
 def _site_is_running() -> bool:
@@ -108,6 +121,31 @@ def _site_is_running() -> bool:
     site = sys.modules.get("site")
     # importlib sets this flag on a module's spec while it executes the module.
     return bool(getattr(getattr(site, "__spec__", None), "_initializing", False))
+
+
+def distro_key(name: str) -> str:
+    """Return ``name`` as the index of the distro's modules stores it.
+
+    Debian names the package of module ``Foo_Bar`` ``python3-foo-bar``, so the
+    index folds case and ``_``. The exact name is checked when a name is resolved.
+    """
+    return name.lower().replace("_", "-")
+
+
+def _metadata_is_off(environ: "Mapping[str, str]") -> bool:
+    """Return whether ``APKSHIM_METADATA`` turns the distro-metadata route off."""
+    value = environ.get("APKSHIM_METADATA", "").strip()
+    # Unset, empty and invalid values leave the default, on, as the settings do.
+    return bool(value) and parse_switch(value) is False
+
+
+def _load_distro_names() -> "frozenset[str]":
+    """Build the index of the distro's modules; empty when apkshim is missing."""
+    try:
+        from apkshim import distrometa
+    except ImportError:
+        return frozenset()
+    return distrometa.finder_names()
 
 
 _HOOK_FILE = os.path.abspath(__file__)
@@ -161,8 +199,13 @@ class MappedFinder:
     def __init__(self) -> None:
         self._local = _thread._local()
         self._names: "frozenset[str] | None" = None
+        self._distro_names: "frozenset[str] | None" = None
+        """Unmapped names the distro's metadata lists, folded by ``distro_key``.
+
+        None until the first unmapped top-level miss made by user code builds it.
+        """
         self.declined: "dict[str, str]" = {}
-        """Why the last mapped misses installed nothing, by module name."""
+        """Why the last misses worth a look installed nothing, by module name."""
 
     def set_names(self, names: "Iterable[str]") -> None:
         """Replace the token superset by the exact set of names worth a look."""
@@ -182,8 +225,18 @@ class MappedFinder:
             if _site_is_running():
                 return None
             names = self._names = _scan_tokens(mapping_layers(os.environ))
+            if _metadata_is_off(os.environ):
+                self._distro_names = frozenset()
         if fullname not in names:
-            return None
+            # An unmapped name goes on only when it is top-level and, once the
+            # index of the distro's modules exists, listed there. The key is
+            # distro_key's, inlined because every unmapped miss computes it.
+            distro_names = self._distro_names
+            if distro_names is None:
+                if "." in fullname:
+                    return None
+            elif fullname.lower().replace("_", "-") not in distro_names:
+                return None
         # The re-entry check comes second: reading a thread-local costs more than
         # the set lookup that turns away almost every miss.
         if getattr(self._local, "busy", False):
@@ -197,6 +250,10 @@ class MappedFinder:
 
         self._local.busy = True
         try:
+            if self._distro_names is None and fullname not in names:
+                self._distro_names = _load_distro_names()
+                if distro_key(fullname) not in self._distro_names:
+                    return None
             try:
                 from apkshim import autoinstall
             except ImportError as error:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Optional
 
 import _apkshim_hook
 from _apkshim_hook import mapping_layers
-from apkshim import backends, importstate, interpreter, locking, settings
+from apkshim import backends, distrometa, importstate, interpreter, locking, settings
 from apkshim.backends import Backend, Failure
 from apkshim.errors import ImportInstallError, InstallError
 from apkshim.mapping import Entry, Mapping
@@ -87,6 +87,7 @@ def reset() -> None:
     global _context
     _context = None
     _failed.clear()
+    distrometa.reset()
 
 
 def _configure_logging(environ: dict[str, str]) -> None:
@@ -141,8 +142,9 @@ def find_spec(
 ) -> Optional[ModuleSpec]:
     """Install the package that provides ``fullname`` and return its spec.
 
-    Returns None when ``fullname`` is not mapped for this backend. Raises
-    ImportInstallError when it is mapped and cannot be served.
+    Returns None when ``fullname`` is neither mapped for this backend nor found
+    by the distro-metadata route. Raises ImportInstallError when it is found and
+    cannot be served.
     """
     current = context()
     backend = current.backend
@@ -153,6 +155,8 @@ def find_spec(
     finder.set_names(names_to_watch(current.mapping, backend))
 
     found = current.mapping.find_import(requested_name(fullname), backend.name)
+    if found is None:
+        found = distrometa.find_import(current, fullname)
     if found is None:
         return None
     key, entry = found

@@ -112,7 +112,16 @@ class Backend:
                 "raise APKSHIM_LOCK_WAIT"
             )
         if failure is Failure.PERMISSION:
-            return self.permission_advice()
+            if runner.elevation(self.executable) is None:
+                return self.permission_advice()
+            # The package manager ran as root (directly, or through sudo -n or
+            # doas -n), so advice to gain root would be wrong.
+            return (
+                f"{self.executable_name} was denied permission although apkshim "
+                "runs it as root, so more privileges will not help: check that the "
+                "system's package database and files are writable here (a read-only "
+                "root file system or container refuses writes)"
+            )
         return None
 
 

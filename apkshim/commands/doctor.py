@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from _apkshim_hook import parse_switch
-from apkshim import autoinstall, finder, runner
+from apkshim import autoinstall, distrometa, finder, runner
 from apkshim.settings import PARSERS, environment_name
 
 PTH_NAME = "apkshim.pth"
@@ -101,6 +101,7 @@ def run(arguments: argparse.Namespace) -> int:
     for problem in settings.problems:
         print(f"setting: problem: {problem}")
         served = False
+    print(f"metadata: {distrometa.describe_setting(settings)}")
 
     backend = current.backend
     if backend is None:

@@ -77,6 +77,9 @@ def hook(
     monkeypatch.setenv("APKSHIM_BACKEND", "apk")
     monkeypatch.setenv("APKSHIM_LOCK_DIR", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    # These tests cover the mapping; tests/unit/test_distrometa.py covers the
+    # route that asks the distro about unmapped names.
+    monkeypatch.setenv("APKSHIM_METADATA", "0")
     monkeypatch.setattr(interpreter, "check", served)
     apk = fake_bin.add("apk", emit(stderr=NO_SUCH_PACKAGE, status=1))
     autoinstall.reset()
