@@ -93,16 +93,26 @@ def run(
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=_TERMINATE_GRACE)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Send SIGTERM to the process group, then SIGKILL when the leader has exited.
+
+    The leader gets ``_TERMINATE_GRACE`` seconds. SIGKILL goes to the group even
+    when the leader exited on SIGTERM, because a child that ignores SIGTERM would
+    live on and hold the output pipes open, so reading them would never end. The
+    group outlives its leader while any member runs, so its id still reaches them.
+    """
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=_TERMINATE_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    process.wait()
 
 
 def find_executable(name: str) -> Optional[str]:
