@@ -14,6 +14,7 @@ scan of the mapping files: a superset of the mapped names, enough to return None
 at once for the usual miss (guarded imports, optional dependencies).
 """
 
+import _imp
 import _thread
 import os
 import sys
@@ -249,6 +250,9 @@ class MappedFinder:
                 return None
 
         self._local.busy = True
+        # importlib holds its global import lock while it calls finders, and any
+        # import in another thread waits for it. An install can take minutes.
+        released = _release_import_lock()
         try:
             if self._distro_names is None and fullname not in names:
                 self._distro_names = _load_distro_names()
@@ -262,6 +266,8 @@ class MappedFinder:
                 return None
             return autoinstall.find_spec(self, fullname, path)
         finally:
+            if released:
+                _imp.acquire_lock()
             self._local.busy = False
 
     def _decline(self, fullname: str, reason: str) -> None:
@@ -271,6 +277,15 @@ class MappedFinder:
 
     def invalidate_caches(self) -> None:
         """Keep the names: ``importlib.invalidate_caches()`` calls this after installs."""
+
+
+def _release_import_lock() -> bool:
+    """Release the import lock if this thread holds it, and return whether it did."""
+    try:
+        _imp.release_lock()
+    except RuntimeError:  # not held, as when find_spec is called directly
+        return False
+    return True
 
 
 def installed_finder() -> "MappedFinder | None":
