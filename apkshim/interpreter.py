@@ -124,7 +124,8 @@ def check(
         OTHER,
         False,
         f"{what}, so it does not search {site_directory}, where the package would "
-        f"go. Use {distro_python} or a venv made with --system-site-packages, set "
+        f"go. Use {distro_python}, or a venv made with '{distro_python} -m venv "
+        "--system-site-packages', set "
         "APKSHIM_OTHER_PYTHON=add-site-dir to append that directory to sys.path "
         "after an install, or install the project with pip",
         None,

@@ -26,9 +26,14 @@ def exclusive(directory: str, timeout: float) -> Iterator[bool]:
     file that another user created.
     """
     path = os.path.join(directory, LOCK_NAME)
-    flags = os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     try:
-        descriptor = os.open(path, flags, 0o644)
+        try:
+            descriptor = os.open(path, flags)
+        except FileNotFoundError:
+            # Only a missing file is created: with fs.protected_regular, Linux
+            # refuses O_CREAT on another user's file in a sticky directory (/tmp).
+            descriptor = os.open(path, flags | os.O_CREAT, 0o644)
     except OSError as error:
         raise InstallError(
             f"cannot open the install lock {path}: {error.strerror}; set "

@@ -77,6 +77,8 @@ class Backend:
 
     def run_install(self, packages: Sequence[str]) -> runner.Completed:
         """Run one install of ``packages``, elevated when needed. Never prompts."""
+        if runner.find_executable(self.executable_name) is None:
+            raise InstallError(self.missing_advice())
         prefix = runner.elevation(self.executable)
         if prefix is None:
             raise InstallError(self.permission_advice())
@@ -85,6 +87,13 @@ class Backend:
 
     def install(self, packages: Sequence[str]) -> runner.Completed:
         return self.run_install(packages)
+
+    def missing_advice(self) -> str:
+        return (
+            f"{self.executable_name} is not on PATH or in /usr/sbin, /usr/bin, /sbin, "
+            f"/bin; is this system's package manager {self.name}? Check "
+            "APKSHIM_BACKEND, or unset it to choose from /etc/os-release"
+        )
 
     def permission_advice(self) -> str:
         import getpass

@@ -98,9 +98,9 @@ def run(arguments: argparse.Namespace) -> int:
         value = getattr(settings, field)
         if source != "default":
             print(f"setting: {field} = {value!r} (from {source})")
+    # The hook uses the default in place of an invalid value, so this warns only.
     for problem in settings.problems:
-        print(f"setting: problem: {problem}")
-        served = False
+        print(f"setting: warning: {problem}")
     print(f"metadata: {distrometa.describe_setting(settings)}")
 
     backend = current.backend
@@ -110,7 +110,10 @@ def run(arguments: argparse.Namespace) -> int:
     else:
         print(f"backend: {backend.name} ({backend.executable}): {current.backend_reason}")
         prefix = runner.elevation(backend.executable)
-        if prefix is None:
+        if runner.find_executable(backend.executable_name) is None:
+            print(f"backend: missing: {backend.missing_advice()}")
+            served = False
+        elif prefix is None:
             print(f"privileges: missing: {backend.permission_advice()}")
             served = False
         elif prefix:

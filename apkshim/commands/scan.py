@@ -66,7 +66,8 @@ def run(arguments: argparse.Namespace) -> int:
             }
         )
         print(
-            f"{len(resolved)} imports in {report.files} files; to install: "
+            f"{len(resolved)} imports in {report.files} "
+            f"{'file' if report.files == 1 else 'files'}; to install: "
             f"{', '.join(missing) or 'nothing'}"
         )
     for problem in report.problems:

@@ -117,3 +117,18 @@ def test_doctor_refuses_other_interpreter(tmp_path: Path, apkshim_wheel: Path) -
     assert result.returncode == 1
     assert "interpreter: other" in result.stdout
     assert "without --system-site-packages" in result.stdout
+
+
+def test_doctor_invalid_setting_only_warns(debian_venv: Path) -> None:
+    result = doctor(debian_venv, {"APKSHIM": "1", "APKSHIM_TIMEOUT": "abc"})
+    assert result.returncode == 0, result.stdout
+    assert "setting: warning: APKSHIM_TIMEOUT='abc' is invalid" in result.stdout
+
+
+def test_doctor_reports_missing_backend_program(debian_venv: Path, tmp_path: Path) -> None:
+    # PATH without apk; doctor and the runner also look in the system
+    # directories, which hold no apk on Debian.
+    env = {"APKSHIM": "1", "APKSHIM_BACKEND": "apk", "PATH": str(tmp_path)}
+    result = doctor(debian_venv, env)
+    assert result.returncode == 1
+    assert "backend: missing: apk is not on PATH" in result.stdout
