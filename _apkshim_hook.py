@@ -166,12 +166,16 @@ def importer_scope(frame: "FrameType | None") -> "tuple[bool, str]":
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
-        if filename.startswith("<frozen"):
-            frame = frame.f_back
-            continue
-        if filename.startswith(_IMPORTLIB_DIRECTORY):
-            if code.co_name == "find_spec" and filename.endswith("util.py"):
-                return False, "a probe (importlib.util.find_spec)"
+        if code.co_name == "find_spec" and (
+            # importlib.util is frozen from Python 3.11 on.
+            filename == "<frozen importlib.util>"
+            or (
+                filename.startswith(_IMPORTLIB_DIRECTORY)
+                and filename.endswith("util.py")
+            )
+        ):
+            return False, "a probe (importlib.util.find_spec)"
+        if filename.startswith(("<frozen", _IMPORTLIB_DIRECTORY)):
             frame = frame.f_back
             continue
         if filename.startswith(_PACKAGE_DIRECTORY) or filename == _HOOK_FILE:

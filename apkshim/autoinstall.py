@@ -177,13 +177,14 @@ def serve(
     backend = current.backend
     assert backend is not None
     package = entry.packages[backend.name]
-    if (backend.name, package) in _failed:
-        raise ImportInstallError(_failed[backend.name, package], name=fullname)
 
-    # The module may have arrived since start-up (another process, a shell).
+    # The module may have arrived since start-up (another process, a shell),
+    # also after an install of its package failed here.
     spec = _find_after_refresh(fullname, path)
     if spec is not None:
         return spec
+    if (backend.name, package) in _failed:
+        raise ImportInstallError(_failed[backend.name, package], name=fullname)
 
     version = _distribution_version(entry.project)
     if version is not None:
