@@ -17,7 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Optional
 
 import _apkshim_hook
-from _apkshim_hook import mapping_layers
+from apkshim.finder import mapping_layers
 from apkshim import backends, distrometa, importstate, interpreter, locking, settings
 from apkshim.backends import Backend, Failure
 from apkshim.errors import ImportInstallError, InstallError

@@ -41,7 +41,7 @@ import re
 import tempfile
 from typing import TYPE_CHECKING, Optional
 
-from _apkshim_hook import distro_key
+from apkshim.finder import distro_key
 from apkshim import interpreter, runner
 from apkshim.backends import Backend
 from apkshim.mapping import Entry, is_module_name

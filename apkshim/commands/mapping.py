@@ -9,7 +9,7 @@ import sys
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any, Optional
 
-from _apkshim_hook import mapping_layers
+from apkshim.finder import mapping_layers
 from apkshim import autoinstall, distrometa, generate, settings, stdlib
 from apkshim.commands.doctor import hook_status
 from apkshim.errors import MappingError

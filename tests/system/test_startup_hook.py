@@ -179,4 +179,6 @@ def test_broken_mapping_file_does_not_stop_start_up(
     reports = [line for line in missed.stderr.splitlines() if str(mapping) in line]
     assert reports, missed.stderr
     assert re.search(r"\b3\b", reports[0].split(str(mapping), 1)[1]), reports[0]
-    assert running_lines(missed.stderr) == []
+    # The distro-metadata route may list package names, but nothing installs.
+    installs = [line for line in running_lines(missed.stderr) if " install " in line]
+    assert installs == []

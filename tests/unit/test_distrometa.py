@@ -365,14 +365,14 @@ def test_hook_queries_once_for_many_misses(hook: Hook) -> None:
         assert not isinstance(raised.value, ImportInstallError)
     assert len(hook.lists()) == 1
     assert hook.adds() == []
-    assert hook.finder._distro_names == frozenset({"fakemod", "fake-caps", "shared"})
+    assert hook.finder.distro_names == frozenset({"fakemod", "fake-caps", "shared"})
 
 
 def test_hook_library_miss_builds_no_index(hook: Hook) -> None:
     with pytest.raises(ModuleNotFoundError):
         run_code("import fakemod\n", library_file(), "somelib")
     assert hook.apk.calls() == []
-    assert hook.finder._distro_names is None
+    assert hook.finder.distro_names is None
     assert hook.finder.declined["fakemod"].startswith("imported by library code")
 
 
@@ -400,7 +400,7 @@ def test_hook_metadata_off_queries_nothing(
         run_code("import fakemod\n", "<stdin>", "__main__")
     assert not isinstance(raised.value, ImportInstallError)
     assert hook.apk.calls() == []
-    assert hook.finder._distro_names == frozenset()
+    assert hook.finder.distro_names == frozenset()
 
 
 def test_hook_submodule_miss_queries_nothing(hook: Hook) -> None:
@@ -415,7 +415,7 @@ def test_hook_without_distrometa_gives_empty_index(
     # A half-removed apkshim: the hook module is left, the package module is not.
     monkeypatch.delattr(apkshim, "distrometa")
     monkeypatch.setitem(sys.modules, "apkshim.distrometa", None)
-    assert _apkshim_hook._load_distro_names() == frozenset()
+    assert finder._load_distro_names() == frozenset()
 
 
 @pytest.mark.parametrize(
@@ -423,11 +423,11 @@ def test_hook_without_distrometa_gives_empty_index(
     [("0", True), ("off", True), ("No", True), ("1", False), ("", False), ("x", False)],
 )
 def test_hook_reads_metadata_switch(value: str, off: bool) -> None:
-    assert _apkshim_hook._metadata_is_off({"APKSHIM_METADATA": value}) is off
+    assert finder._metadata_is_off({"APKSHIM_METADATA": value}) is off
 
 
 def test_distro_key_folds_case_and_underscore() -> None:
-    assert _apkshim_hook.distro_key("Fake_Caps") == "fake-caps"
+    assert finder.distro_key("Fake_Caps") == "fake-caps"
 
 
 # What users read

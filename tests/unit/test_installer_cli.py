@@ -127,7 +127,7 @@ def test_scan_lists_imports_and_exits_0(
     output = capsys.readouterr().out
     assert f"{path}:1  json" in output
     assert "standard library" in output
-    assert "2 imports in 1 files" in output
+    assert "2 imports in 1 file;" in output
 
 
 def test_scan_missing_path_exits_3(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import _apkshim_hook
+from apkshim import finder as apkshim_finder
 from apkshim import autoinstall, mapping
 from apkshim.backends import BACKEND_CLASSES, Apk
 from apkshim.errors import MappingError
@@ -543,8 +544,8 @@ def test_apkshim_mapping_layers_come_last_in_order(tmp_path: Path) -> None:
         ),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
     }
-    assert _apkshim_hook.mapping_layers(environ) == [
-        _apkshim_hook.shipped_mapping(),
+    assert apkshim_finder.mapping_layers(environ) == [
+        apkshim_finder.shipped_mapping(),
         "/etc/apkshim/mapping.toml",
         str(tmp_path / "config" / "apkshim" / "mapping.toml"),
         f"{tmp_path}/a.toml",
@@ -554,7 +555,7 @@ def test_apkshim_mapping_layers_come_last_in_order(tmp_path: Path) -> None:
 
 def test_config_home_defaults_to_dot_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", "/home/someone")
-    layers = _apkshim_hook.mapping_layers({})
+    layers = apkshim_finder.mapping_layers({})
     assert layers[2] == "/home/someone/.config/apkshim/mapping.toml"
 
 
@@ -647,8 +648,8 @@ def test_names_to_watch_include_parents(dotted: Mapping) -> None:
 
 def test_token_scan_covers_every_mapped_name(tmp_path: Path) -> None:
     """The finder's cheap pre-check must never miss a name the mapping maps."""
-    paths = [_apkshim_hook.shipped_mapping(), write(tmp_path, "dotted.toml", DOTTED)]
-    tokens = _apkshim_hook._scan_tokens(paths)
+    paths = [apkshim_finder.shipped_mapping(), write(tmp_path, "dotted.toml", DOTTED)]
+    tokens = apkshim_finder._scan_tokens(paths)
     merged = Mapping.load(paths)
     for backend_class in BACKEND_CLASSES.values():
         names = autoinstall.names_to_watch(merged, backend_class(resolve({})))
@@ -659,7 +660,7 @@ def test_token_scan_covers_every_mapped_name(tmp_path: Path) -> None:
 
 
 def test_shipped_mapping_parses_without_problems() -> None:
-    shipped = _apkshim_hook.shipped_mapping()
+    shipped = apkshim_finder.shipped_mapping()
     assert os.path.exists(shipped)
     merged = Mapping.load([shipped], required=[shipped])
     (report,) = merged.files
@@ -671,7 +672,7 @@ def test_shipped_mapping_parses_without_problems() -> None:
 @pytest.mark.parametrize("backend", ["apk", "apt"])
 @pytest.mark.parametrize("module", SHIPPED_MODULES)
 def test_shipped_mapping_covers(module: str, backend: str) -> None:
-    merged = Mapping.load([_apkshim_hook.shipped_mapping()])
+    merged = Mapping.load([apkshim_finder.shipped_mapping()])
     found = merged.find_import(module, backend)
     assert found is not None, f"{module} has no {backend} package"
     key, entry = found
@@ -691,5 +692,5 @@ def test_shipped_mapping_covers(module: str, backend: str) -> None:
     ],
 )
 def test_shipped_names_match_the_distributions(module: str, apk: str, apt: str) -> None:
-    merged = Mapping.load([_apkshim_hook.shipped_mapping()])
+    merged = Mapping.load([apkshim_finder.shipped_mapping()])
     assert merged.find_import(module, "apk")[1].packages == {"apk": apk, "apt": apt}  # type: ignore[index]

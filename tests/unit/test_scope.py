@@ -17,7 +17,7 @@ from typing import Any, Optional
 import pytest
 
 import _apkshim_hook
-from _apkshim_hook import importer_scope
+from apkshim.finder import importer_scope
 
 STDLIB = os.path.dirname(os.__file__)
 IMPORTLIB = os.path.dirname(importlib.__file__)
