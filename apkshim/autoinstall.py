@@ -155,7 +155,10 @@ def find_spec(
     finder.set_names(names_to_watch(current.mapping, backend))
 
     found = current.mapping.find_import(requested_name(fullname), backend.name)
-    if found is None:
+    if found is None and not current.mapping.mentions_import(fullname):
+        # A name the mapping lists without a package for this backend (such as
+        # "apt = false" in a user layer) stays unserved: the distro-metadata
+        # route only serves names the mapping does not mention at all.
         found = distrometa.find_import(current, fullname)
     if found is None:
         return None
@@ -250,6 +253,7 @@ def serve(
 
 
 def _run_install(backend: Backend, package: str, key: str) -> None:
+    backend.ensure_runnable()
     notice(f"installing {package} ({backend.name}) for 'import {key}'")
     started = time.monotonic()
     completed = backend.install([package])

@@ -371,6 +371,10 @@ class Mapping:
                 return prefix, names[prefix]
         return None
 
+    def mentions_import(self, name: str) -> bool:
+        """Return whether any entry lists ``name``, with or without a package."""
+        return any(name in entry.imports for entry in self.entries.values())
+
     def find_project(self, project: str, backend: str) -> Optional[Entry]:
         """Return the entry of a PyPI project if it has a package for ``backend``."""
         entry = self.entries.get(normalize_project(project))

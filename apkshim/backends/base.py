@@ -75,14 +75,18 @@ class Backend:
         """Run a read-only query; it needs no root and gets a short timeout."""
         return runner.run(argv, timeout=min(self.settings.timeout, 120))
 
-    def run_install(self, packages: Sequence[str]) -> runner.Completed:
-        """Run one install of ``packages``, elevated when needed. Never prompts."""
+    def ensure_runnable(self) -> list[str]:
+        """Return the elevation prefix; raise InstallError if no install can run."""
         if runner.find_executable(self.executable_name) is None:
             raise InstallError(self.missing_advice())
         prefix = runner.elevation(self.executable)
         if prefix is None:
             raise InstallError(self.permission_advice())
-        argv = prefix + self.install_argv(packages)
+        return prefix
+
+    def run_install(self, packages: Sequence[str]) -> runner.Completed:
+        """Run one install of ``packages``, elevated when needed. Never prompts."""
+        argv = self.ensure_runnable() + self.install_argv(packages)
         return runner.run(argv, self.settings.timeout, self.environment())
 
     def install(self, packages: Sequence[str]) -> runner.Completed:

@@ -464,3 +464,14 @@ def test_doctor_says_metadata_is_off(
     monkeypatch.setattr(interpreter, "check", served)
     cli.main(["doctor"])
     assert "metadata: off (APKSHIM_METADATA): " in capsys.readouterr().out
+
+
+def test_hook_removed_backend_skips_metadata(hook: Hook) -> None:
+    # A user layer that removes the apk package keeps the name unserved.
+    layer = hook.directory / "config" / "apkshim" / "mapping.toml"
+    layer.parent.mkdir(parents=True)
+    layer.write_text('[fakemod]\nimports = ["fakemod"]\napk = false\napt = "python3-fakemod"\n')
+    with pytest.raises(ModuleNotFoundError) as raised:
+        run_code("import fakemod\n", str(hook.directory / "analysis.py"))
+    assert not isinstance(raised.value, ImportInstallError)
+    assert hook.adds() == []
