@@ -85,11 +85,25 @@ def run(
 
     log.debug("%s exited with %s after %.1f s", argv[0], process.returncode, seconds)
     if stdout:
-        log.debug("stdout:\n%s", stdout.rstrip())
+        log.debug("stdout:\n%s", _shorten(stdout))
     if stderr:
-        log.debug("stderr:\n%s", stderr.rstrip())
+        log.debug("stderr:\n%s", _shorten(stderr))
     returncode = None if timed_out else process.returncode
     return Completed(list(argv), returncode, stdout, stderr, seconds, timed_out)
+
+
+# Lines of a command's output logged at DEBUG; queries such as "apt-cache
+# pkgnames" print thousands.
+_MAX_LOGGED_LINES = 40
+
+
+def _shorten(text: str) -> str:
+    lines = text.rstrip().splitlines()
+    if len(lines) <= _MAX_LOGGED_LINES:
+        return "\n".join(lines)
+    kept = lines[: _MAX_LOGGED_LINES // 2] + lines[-_MAX_LOGGED_LINES // 2 :]
+    kept.insert(_MAX_LOGGED_LINES // 2, f"... ({len(lines) - len(kept)} lines left out)")
+    return "\n".join(kept)
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:
