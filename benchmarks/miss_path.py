@@ -77,24 +77,32 @@ def load_hook() -> types.ModuleType:
     return module
 
 
-def guard_installer() -> None:
-    """Make sure no import in this script can reach apkshim's installer.
+def guard_installer() -> types.ModuleType:
+    """Load apkshim from this checkout with an installer that always raises.
 
     A mapped miss from user code would run the package manager. The benchmark
-    only makes misses that the finder must decline, so a stub ``apkshim`` package
-    whose installer raises turns a wrong decision into an error.
+    only makes misses that the finder must decline, so an ``apkshim.autoinstall``
+    that raises turns a wrong decision into an error. Returns ``apkshim.finder``,
+    which the hook module imports on its first miss.
     """
 
     def fail_install(*args: object) -> None:
         raise RuntimeError("the benchmark reached apkshim's installer")
 
+    location = PROJECT / "apkshim"
+    spec = importlib.util.spec_from_file_location(
+        "apkshim", location / "__init__.py", submodule_search_locations=[str(location)]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {location}")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["apkshim"] = package
+    spec.loader.exec_module(package)
     installer = types.ModuleType("apkshim.autoinstall")
     installer.find_spec = fail_install  # type: ignore[attr-defined]
-    package = types.ModuleType("apkshim")
-    package.__path__ = []
     package.autoinstall = installer  # type: ignore[attr-defined]
-    sys.modules["apkshim"] = package
     sys.modules["apkshim.autoinstall"] = installer
+    return importlib.import_module("apkshim.finder")
 
 
 def compile_imports(names: list[str], filename: str) -> list[types.CodeType]:
@@ -106,7 +114,7 @@ def unmapped_names(prefix: str, count: int, finder: Any) -> list[str]:
     """Build the finder's name set and return ``count`` names outside it."""
     names = [f"{prefix}{index}" for index in range(count)]
     finder.find_spec("apkshim_warm_up")
-    mapped = [name for name in names if name in finder._names]
+    mapped = [name for name in names if name in finder.names]
     if mapped:
         raise SystemExit(f"the mapping lists benchmark names: {mapped[:5]}")
     return names
@@ -197,7 +205,7 @@ def time_first_misses(
             seconds.append(run_block([second], namespace)[0])
         finally:
             sys.meta_path.remove(finder)
-        if finder._names is None:
+        if finder.names is None:
             raise SystemExit("the first miss did not build the finder's name set")
     return firsts, seconds
 
@@ -304,7 +312,8 @@ def measure_declined(hook: types.ModuleType, options: argparse.Namespace) -> Non
             del os.environ["APKSHIM_MAPPING"]
 
     library_file = os.path.join(os.path.dirname(os.__file__), "apkshim_benchmark.py")
-    is_user_code, reason = hook.importer_scope(library_frame(library_file))
+    finder_module = sys.modules["apkshim.finder"]
+    is_user_code, reason = finder_module.importer_scope(library_frame(library_file))
     if is_user_code:
         raise SystemExit(f"the simulated library import counts as user code: {reason}")
     namespace: dict[str, Any] = {
@@ -442,6 +451,11 @@ def main() -> None:
     options = parse_arguments()
     for key in [key for key in os.environ if key.startswith("APKSHIM")]:
         del os.environ[key]
+    # The distro-metadata route lists the distro's modules once per process, on
+    # the first unmapped miss from user code; after that an unmapped miss is the
+    # same set lookup as with the route off. Off here, so the blocks measure the
+    # steady state and never run apt-cache or apk.
+    os.environ["APKSHIM_METADATA"] = "0"
     if options.count_child is not None:
         run_count_child(
             options.count_child == "with", options.count_misses, options.count_idle
@@ -450,9 +464,9 @@ def main() -> None:
 
     print_header(f"{sys.executable} ({sys.version.split()[0]})")
     hook = load_hook()
-    guard_installer()
+    finder_module = guard_installer()
     print(f"sys.path entries searched by each miss: {len(sys.path)}")
-    print(f"mapping files the finder reads: {hook.mapping_layers(os.environ)}")
+    print(f"mapping files the finder reads: {finder_module.mapping_layers(os.environ)}")
 
     measure_unmapped(hook, options)
     measure_first_miss(hook, options.first_misses)
