@@ -202,7 +202,14 @@ def explain(name: str) -> tuple[list[str], bool]:
         lines += _describe_entry(key, entry, backend.name)
     else:
         lines += _describe_unmapped(current, name, backend.name)
-        if current.settings.metadata:
+        if current.settings.metadata and current.mapping.mentions_import(top):
+            # The hook leaves a name alone that the mapping lists without a
+            # package for this backend, as "apt = false" in a user layer does.
+            lines.append(
+                f"metadata: not consulted, because the mapping lists {top!r} "
+                f"without a package for {backend.name}"
+            )
+        elif current.settings.metadata:
             resolution = distrometa.resolve(current.settings, backend, top)
             if resolution.package is not None:
                 entry = resolution.entry()

@@ -236,6 +236,18 @@ def test_show_other_backend_only(
     assert lines[-1].startswith("result: nothing would be installed")
 
 
+def test_show_other_backend_only_skips_metadata(
+    apk: FakeTool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, lines = show("apkshim_aptonly", capsys)
+    assert status == 1
+    assert (
+        "metadata: not consulted, because the mapping lists 'apkshim_aptonly' "
+        "without a package for apk"
+    ) in lines
+    assert apk.calls() == []
+
+
 def test_show_unmapped_name_from_metadata(
     apk: FakeTool, capsys: pytest.CaptureFixture[str]
 ) -> None:
