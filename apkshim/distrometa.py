@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 # "<py3.12:numpy> py3-numpy-1.26.4-r0 x86_64 {py3-numpy} (BSD-3-Clause)", as
 # 'apk list --providers' prints it in apk-tools 2.14 and 3.0.
+# NOTE: read from apk-tools' app_list.c (a glob matches provided names with
+# fnmatch), and run only against the emulator in tests/, never against real apk.
 _APK_PROVIDER_LINE = re.compile(r"^<py3\.(\d+):([^>]+)> (\S+)")
 # An apk package label is NAME-VERSION, and every version ends in -rN.
 _APK_LABEL = re.compile(r"^(.+)-(\d[^-]*-r\d+)$")
@@ -232,6 +234,8 @@ def _resolve_apk(listing: Index, name: str) -> Resolution:
 
 
 def _apt_index(settings: Settings) -> Index:
+    # NOTE: with empty package lists (a fresh container before 'apt-get update')
+    # the listing is empty, and the route finds nothing; it never updates them.
     argv = ["apt-cache", "pkgnames", _DEBIAN_PREFIX]
     completed = _query(settings, argv)
     if not completed.ok:
