@@ -51,7 +51,7 @@ def choose(settings: Settings, os_release: str = OS_RELEASE) -> tuple[Optional[B
             reason = f"{os_release} has ID/ID_LIKE {family!r} and {name} is installed"
             return BACKEND_CLASSES[name](settings), reason
 
-    for name, backend_class in BACKEND_CLASSES.items():
+    for backend_class in BACKEND_CLASSES.values():
         if runner.find_executable(backend_class.executable_name):
             return backend_class(settings), f"{backend_class.executable_name} is on PATH"
     return None, f"no apk or apt-get on PATH, and {os_release} names no known family"

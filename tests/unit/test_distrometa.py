@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-import _apkshim_hook
 import apkshim
 from _apkshim_hook import MappedFinder
 from apkshim import autoinstall, cli, distrometa, finder, interpreter, settings

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import _apkshim_hook
 from apkshim import finder as apkshim_finder
 from apkshim import autoinstall, mapping
 from apkshim.backends import BACKEND_CLASSES, Apk
