@@ -1,8 +1,8 @@
 """Serving one missed import: find the package, check, lock, install, find the spec.
 
-``MappedFinder.find_spec`` calls ``find_spec`` here on the first miss of a mapped
-name made by user code. Everything heavy (the TOML parser, subprocess, logging)
-is imported from here, never at start-up.
+``apkshim.finder.serve`` calls ``find_spec`` here for a miss made by user code
+whose name the mapping (or the distro's metadata) may serve. Everything heavy (the
+TOML parser, subprocess, logging) is imported from here, never at start-up.
 """
 
 from __future__ import annotations

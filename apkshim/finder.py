@@ -2,9 +2,9 @@
 
 ``MappedFinder`` itself lives in the top-level module ``_apkshim_hook``, which
 ``apkshim.pth`` imports at start-up without importing this package. The finder
-imports this module on the first miss after start-up, to read the mapping's names,
-and calls ``serve`` for a miss worth a look; ``apkshim.autoinstall`` then does the
-install.
+imports this module on its first miss after start-up to read the mapping's names.
+It calls ``serve`` for a miss worth a look, and ``apkshim.autoinstall`` then does
+the install.
 
 Until the mapping is parsed, the finder answers from a cheap token scan of the
 mapping files: a superset of the mapped names, enough to return None at once for
