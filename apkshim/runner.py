@@ -8,9 +8,10 @@ import os
 import shlex
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from typing import Optional
+from typing import IO, Optional
 
 log = logging.getLogger(__name__)
 
@@ -59,29 +60,38 @@ def run(
     env.update(environment or {})
     log.info("running %s", shlex.join(argv))
     started = time.monotonic()
-    try:
-        process = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-            cwd=cwd,
-            text=True,
-            errors="replace",
-        )
-    except OSError as error:
-        return Completed(list(argv), 127, "", f"cannot run {argv[0]}: {error}", 0.0)
+    # Output goes to files, not pipes: a descendant that keeps a pipe open (a
+    # daemon started by a maintainer script) would make reading it wait for
+    # ever, while the leader's exit status is already known.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                start_new_session=True,
+                cwd=cwd,
+            )
+        except OSError as error:
+            message = f"cannot run {argv[0]}: {error}"
+            return Completed(list(argv), 127, "", message, 0.0)
 
-    timed_out = False
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(process)
-        stdout, stderr = process.communicate()
-    seconds = time.monotonic() - started
+        timed_out = False
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(process)
+        except BaseException:
+            # KeyboardInterrupt (a notebook's "interrupt kernel") must not leave
+            # the package manager running in its own session.
+            _kill_group(process)
+            raise
+        seconds = time.monotonic() - started
+        stdout = _read_tail(out)
+        stderr = _read_tail(err)
 
     log.debug("%s exited with %s after %.1f s", argv[0], process.returncode, seconds)
     if stdout:
@@ -90,6 +100,20 @@ def run(
         log.debug("stderr:\n%s", _shorten(stderr))
     returncode = None if timed_out else process.returncode
     return Completed(list(argv), returncode, stdout, stderr, seconds, timed_out)
+
+
+# Bytes of each output stream kept; a flood beyond this keeps only its end.
+MAX_OUTPUT = 16 * 1024 * 1024
+
+
+def _read_tail(handle: IO[bytes]) -> str:
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - MAX_OUTPUT))
+    data = handle.read()
+    if size > MAX_OUTPUT:
+        # Start at a whole line.
+        data = data[data.find(b"\n") + 1 :]
+    return data.decode("utf-8", errors="replace")
 
 
 # Lines of a command's output logged at DEBUG; queries such as "apt-cache
@@ -106,12 +130,12 @@ def _shorten(text: str) -> str:
     return "\n".join(kept)
 
 
-def _kill_group(process: subprocess.Popen[str]) -> None:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
     """Send SIGTERM to the process group, then SIGKILL when the leader has exited.
 
     The leader gets ``_TERMINATE_GRACE`` seconds. SIGKILL goes to the group even
     when the leader exited on SIGTERM, because a child that ignores SIGTERM would
-    live on and hold the output pipes open, so reading them would never end. The
+    live on and keep installing after the run was reported as killed. The
     group outlives its leader while any member runs, so its id still reaches them.
     """
     try:

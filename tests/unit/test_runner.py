@@ -172,3 +172,21 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_run_returns_when_leader_exits() -> None:
+    # A background child keeps stdout open for 15 s after the leader exits 0;
+    # waiting for it would run into the 8 s timeout.
+    script = "sleep 15 & echo done"
+    completed = runner.run(["sh", "-c", script], timeout=8)
+    assert completed.ok
+    assert completed.stdout == "done\n"
+
+
+def test_run_keeps_tail_of_flood(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "MAX_OUTPUT", 1000)
+    completed = runner.run(["sh", "-c", "seq 1 100000"], timeout=20)
+    assert completed.ok
+    assert len(completed.stdout) <= 1000
+    assert completed.stdout.endswith("100000\n")
+    assert completed.stdout.startswith(tuple("0123456789"))
