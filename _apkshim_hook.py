@@ -102,7 +102,14 @@ class MappedFinder:
         try:
             from apkshim import finder
 
-            return finder.serve(self, fullname, path, sys._getframe(1))
+            serve = finder.serve
+        except AttributeError:
+            # apkshim.finder is being imported right now (by apkshim.enable(),
+            # say) and one of its own imports missed: not a miss to serve.
+            self._local.busy = False
+            return None
+        try:
+            return serve(self, fullname, path, sys._getframe(1))
         finally:
             self._local.busy = False
 
@@ -117,6 +124,10 @@ class MappedFinder:
             self.set_names(())
             self.set_distro_names(())
             self.decline(fullname, f"apkshim cannot be imported: {error}")
+        except AttributeError:
+            # apkshim.finder is being imported right now and one of its own
+            # imports missed; the names stay unread until the next miss.
+            return frozenset()
         finally:
             self._local.busy = False
         return self.names or frozenset()

@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Optional
 
 import _apkshim_hook
+from apkshim.mapping import read_regular_file
 from _apkshim_hook import (
     MappedFinder,
     install,
@@ -75,8 +76,7 @@ def _scan_tokens(paths: "Iterable[str]") -> "frozenset[str]":
     tokens = set()
     for path in paths:
         try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
+            text = read_regular_file(path)[0].decode("utf-8", errors="replace")
         except OSError:
             continue
         for word in text.translate(table).split():

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import stat
 import time
 from collections.abc import Iterator
 
@@ -26,7 +27,7 @@ def exclusive(directory: str, timeout: float) -> Iterator[bool]:
     file that another user created.
     """
     path = os.path.join(directory, LOCK_NAME)
-    flags = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
     try:
         try:
             descriptor = os.open(path, flags)
@@ -34,11 +35,19 @@ def exclusive(directory: str, timeout: float) -> Iterator[bool]:
             # Only a missing file is created: with fs.protected_regular, Linux
             # refuses O_CREAT on another user's file in a sticky directory (/tmp).
             descriptor = os.open(path, flags | os.O_CREAT, 0o644)
+            # Readable by all whatever the umask, so other users can lock it too.
+            os.fchmod(descriptor, 0o644)
     except OSError as error:
         raise InstallError(
             f"cannot open the install lock {path}: {error.strerror}; set "
             "APKSHIM_LOCK_DIR to a directory this user can write"
         ) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise InstallError(
+            f"the install lock {path} is not a regular file; remove it, or set "
+            "APKSHIM_LOCK_DIR to a directory that only trusted users can write"
+        )
     waited = False
     deadline = time.monotonic() + timeout
     try:

@@ -265,6 +265,27 @@ def _validate_imports(table: _Table, line: int, value: object) -> Iterator[str]:
         seen.add(module)
 
 
+# Bytes a mapping file may have; the shipped one, with about 200 projects, has 20k.
+MAX_FILE_SIZE = 8 * 1024 * 1024
+
+
+def read_regular_file(path: str, limit: int = MAX_FILE_SIZE) -> tuple[bytes, os.stat_result]:
+    """Read a regular file of at most ``limit`` bytes; raise OSError otherwise.
+
+    A FIFO or device at a mapping path would block or never end, so the file is
+    opened without blocking and checked with fstat before it is read.
+    """
+    flags = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+    descriptor = os.open(path, flags)
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(0, "not a regular file")
+        if status.st_size > limit:
+            raise OSError(0, f"larger than {limit} bytes")
+        return handle.read(limit + 1)[:limit], status
+
+
 def unsafe_permissions(status: os.stat_result) -> bool:
     """Return whether users other than the owner and root can write the file."""
     if status.st_mode & stat.S_IWOTH:
@@ -292,9 +313,7 @@ class Mapping:
         report = FileReport(path, "read")
         self.files.append(report)
         try:
-            with open(path, "rb") as handle:
-                status = os.fstat(handle.fileno())
-                data = handle.read()
+            data, status = read_regular_file(path)
         except FileNotFoundError:
             report.status = "missing"
             if required:

@@ -182,3 +182,17 @@ def test_broken_mapping_file_does_not_stop_start_up(
     # The distro-metadata route may list package names, but nothing installs.
     installs = [line for line in running_lines(missed.stderr) if " install " in line]
     assert installs == []
+
+
+@pytest.mark.parametrize("content", ["", "def activate(:\n", "raise RuntimeError('x')\n"])
+def test_start_up_is_silent_with_a_damaged_hook_module(
+    spare_venv: Path, content: str
+) -> None:
+    (site_packages(spare_venv) / "_apkshim_hook.py").write_text(content)
+
+    started = run_python(spare_venv, "print('started')", env={"APKSHIM": "1"})
+
+    assert started.returncode == 0
+    assert started.stdout == "started\n"
+    assert "Traceback" not in started.stderr
+    assert len(started.stderr.splitlines()) <= 1, started.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -123,3 +124,21 @@ def test_lock_file_is_not_followed_through_a_symlink(tmp_path: Path) -> None:
         with locking.exclusive(str(tmp_path), timeout=1):
             pass
     assert not target.exists()
+
+
+def test_lock_fifo_fails_fast(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / locking.LOCK_NAME)
+    with pytest.raises(InstallError, match="not a regular file"):
+        with locking.exclusive(str(tmp_path), timeout=1):
+            pass
+
+
+def test_lock_file_shared_under_strict_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o077)
+    try:
+        with locking.exclusive(str(tmp_path), timeout=1):
+            pass
+    finally:
+        os.umask(previous)
+    mode = (tmp_path / locking.LOCK_NAME).stat().st_mode & 0o777
+    assert mode == 0o644

@@ -693,3 +693,18 @@ def test_shipped_mapping_covers(module: str, backend: str) -> None:
 def test_shipped_names_match_the_distributions(module: str, apk: str, apt: str) -> None:
     merged = Mapping.load([apkshim_finder.shipped_mapping()])
     assert merged.find_import(module, "apk")[1].packages == {"apk": apk, "apt": apt}  # type: ignore[index]
+
+
+def test_mapping_fifo_is_reported_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    merged = Mapping.load([str(fifo)])
+    (report,) = merged.files
+    assert report.status == "invalid"
+    assert "not a regular file" in report.problems[0]
+
+
+def test_token_scan_skips_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    assert apkshim_finder._scan_tokens([str(fifo)]) == frozenset()
