@@ -152,11 +152,24 @@ def importer_scope(frame: "FrameType | None") -> "tuple[bool, str]":
     User code is ``__main__`` (a script, ``python -c``, the REPL, an IPython cell
     or ``%run``) and any file outside the standard-library and site directories.
     ``importlib.util.find_spec`` and ``pkgutil`` calls are probes: they only ask
-    whether a module exists, so they never install.
+    whether a module exists, so they never install. An import made while another
+    module loads, with no Python frame in between, comes from an extension
+    module's initialization (a compiled library's probe), so it is library code.
     """
+    loading: "str | None" = None
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
+        if code.co_name == "_find_and_load" and filename.startswith(
+            "<frozen importlib._bootstrap"
+        ):
+            # Going outwards, each import is the one that led to the inner one:
+            # its parent package, or a module whose loading ran the import.
+            name = frame.f_locals.get("name")
+            if isinstance(name, str):
+                if loading is not None and not name.startswith(loading + "."):
+                    return False, f"imported while {name} loads (an extension module)"
+                loading = name
         if code.co_name == "find_spec" and (
             # importlib.util is frozen from Python 3.11 on.
             filename == "<frozen importlib.util>"

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import subprocess
 import sys
+import sysconfig
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,6 +163,41 @@ def test_library_import_of_a_mapped_name_installs_nothing(hook: Hook) -> None:
     assert (
         hook.finder.declined["apkshim_fake_mod"]
         == f"imported by library code {library}"
+    )
+
+
+PROBING_EXTENSION = """
+#include <Python.h>
+static struct PyModuleDef definition = {PyModuleDef_HEAD_INIT, "apkshim_cprobe", NULL, -1};
+PyMODINIT_FUNC PyInit_apkshim_cprobe(void) {
+    PyObject *probed = PyImport_ImportModule("apkshim_fake_mod");
+    if (probed == NULL) PyErr_Clear(); else Py_DECREF(probed);
+    return PyModule_Create(&definition);
+}
+"""
+
+
+def build_probing_extension(directory: Path) -> None:
+    """Compile an extension module whose initialization probes a mapped name."""
+    include = sysconfig.get_paths()["include"]
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or not os.path.exists(os.path.join(include, "Python.h")):
+        pytest.skip("no C compiler or Python.h to build the probing extension")
+    source = directory / "apkshim_cprobe.c"
+    source.write_text(PROBING_EXTENSION)
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    target = directory / f"apkshim_cprobe{suffix}"
+    command = [compiler, "-shared", "-fPIC", f"-I{include}", str(source), "-o", str(target)]
+    subprocess.run(command, check=True, timeout=120)
+
+
+def test_extension_module_probe_installs_nothing(hook: Hook) -> None:
+    build_probing_extension(hook.directory)
+    sys.path.insert(0, str(hook.directory))
+    run_code("import apkshim_cprobe\n", "<stdin>", "__main__")
+    assert hook.apk.calls() == []
+    assert hook.finder.declined["apkshim_fake_mod"] == (
+        "imported while apkshim_cprobe loads (an extension module)"
     )
 
 
