@@ -246,7 +246,7 @@ def serve(
             fullname,
             f"{backend.name} installed {package}, but this Python still cannot find "
             f"'{key}'. sys.path does not contain the directory the package uses "
-            f"({verdict.site_directory or backend.site_directory}), or the package "
+            f"({verdict.site_directory or _site_directory(backend)}), or the package "
             f"does not provide {key}; check with 'apkshim doctor'",
         )
     return spec
@@ -281,6 +281,10 @@ def _run_install(backend: Backend, package: str, key: str) -> None:
 def _fail(backend: Backend, package: str, fullname: str, message: str) -> ImportInstallError:
     _failed[backend.name, package] = message
     return ImportInstallError(message, name=fullname)
+
+
+def _site_directory(backend: Backend) -> str:
+    return backend.site_directory.format(minor=sys.version_info[1])
 
 
 def _sentence(text: str) -> str:

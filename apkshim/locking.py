@@ -62,7 +62,8 @@ def exclusive(directory: str, timeout: float) -> Iterator[bool]:
                 if time.monotonic() > deadline:
                     raise InstallError(
                         f"another apkshim install held {path} for more than "
-                        f"{timeout:g} s; wait for it to finish, then import again"
+                        f"{timeout:g} s; wait for it to finish, then import again in a new "
+                        "process (in a notebook, restart the kernel)"
                     ) from None
                 time.sleep(0.05)
         yield waited

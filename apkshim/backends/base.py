@@ -121,7 +121,8 @@ class Backend:
         if failure is Failure.LOCKED:
             return (
                 "another package manager held the database lock for "
-                f"{self.settings.lock_wait} s; let it finish and import again, or "
+                f"{self.settings.lock_wait} s; let it finish, then import again in a "
+                "new process (in a notebook, restart the kernel), or "
                 "raise APKSHIM_LOCK_WAIT"
             )
         if failure is Failure.PERMISSION:

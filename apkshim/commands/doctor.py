@@ -137,6 +137,13 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"mapping: {mapped} import names map to {backend.name} packages")
     served &= mapped > 0
 
+    if not os.access(settings.lock_dir, os.W_OK | os.X_OK):
+        print(
+            f"lock: {settings.lock_dir} is missing or not writable, so no install "
+            "can take the install lock; set APKSHIM_LOCK_DIR to a writable directory"
+        )
+        served = False
+
     print(f"scope: {settings.scope} (set {environment_name('scope')}=all to widen)")
     print("result: a missing mapped import would be installed" if served
           else "result: a missing mapped import would NOT be installed")

@@ -132,3 +132,10 @@ def test_doctor_reports_missing_backend_program(debian_venv: Path, tmp_path: Pat
     result = doctor(debian_venv, env)
     assert result.returncode == 1
     assert "backend: missing: apk is not on PATH" in result.stdout
+
+
+def test_doctor_reports_unusable_lock_directory(debian_venv: Path, tmp_path: Path) -> None:
+    env = {"APKSHIM": "1", "APKSHIM_LOCK_DIR": str(tmp_path / "missing")}
+    result = doctor(debian_venv, env)
+    assert result.returncode == 1
+    assert "is missing or not writable" in result.stdout
