@@ -299,6 +299,9 @@ class Mapping:
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
         self.files: list[FileReport] = []
+        # Which project lists each import name, so that merging a layer costs
+        # time in proportion to its size, not to the size of all layers.
+        self._owners: dict[str, str] = {}
 
     @classmethod
     def load(cls, paths: Iterable[str], required: Iterable[str] = ()) -> Mapping:
@@ -349,7 +352,9 @@ class Mapping:
 
     def _merge(self, table: _Table, path: str) -> None:
         if table.fields.get("remove") is True:
-            self.entries.pop(table.project, None)
+            removed = self.entries.pop(table.project, None)
+            for name in removed.imports if removed else ():
+                self._owners.pop(name, None)
             return
         old = self.entries.get(table.project)
         imports = old.imports if old else ()
@@ -365,10 +370,15 @@ class Mapping:
                 packages[key] = value
         # A later layer that claims an import name takes it from earlier projects.
         if "imports" in table.fields:
-            for project, entry in list(self.entries.items()):
-                if project != table.project and set(entry.imports) & set(imports):
-                    kept = tuple(name for name in entry.imports if name not in imports)
-                    self.entries[project] = dataclasses.replace(entry, imports=kept)
+            for name in old.imports if old else ():
+                self._owners.pop(name, None)
+            for name in imports:
+                owner = self._owners.get(name)
+                if owner is not None and owner != table.project:
+                    entry = self.entries[owner]
+                    kept = tuple(other for other in entry.imports if other != name)
+                    self.entries[owner] = dataclasses.replace(entry, imports=kept)
+                self._owners[name] = table.project
         self.entries[table.project] = Entry(table.project, imports, packages, locations)
 
     def import_names(self, backend: str) -> dict[str, Entry]:
@@ -392,7 +402,7 @@ class Mapping:
 
     def mentions_import(self, name: str) -> bool:
         """Return whether any entry lists ``name``, with or without a package."""
-        return any(name in entry.imports for entry in self.entries.values())
+        return name in self._owners
 
     def find_project(self, project: str, backend: str) -> Optional[Entry]:
         """Return the entry of a PyPI project if it has a package for ``backend``."""

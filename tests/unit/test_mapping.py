@@ -708,3 +708,15 @@ def test_token_scan_skips_fifo(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo.toml"
     os.mkfifo(fifo)
     assert apkshim_finder._scan_tokens([str(fifo)]) == frozenset()
+
+
+def test_layer_claim_index_follows_removal(tmp_path: Path) -> None:
+    first = write(tmp_path, "first.toml", '[one]\nimports = ["shared"]\napt = "python3-one"\n')
+    second = write(tmp_path, "second.toml", "[one]\nremove = true\n")
+    third = write(tmp_path, "third.toml", '[two]\nimports = ["shared"]\napt = "python3-two"\n')
+    merged = Mapping.load([first, second, third])
+    assert merged.mentions_import("shared")
+    found = merged.find_import("shared", "apt")
+    assert found is not None
+    assert found[1].project == "two"
+    assert "one" not in merged.entries
