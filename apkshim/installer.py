@@ -427,8 +427,21 @@ def _constraints(
     return specifiers, required_by
 
 
+def _evaluate(marker: Marker, extra: str = "") -> bool:
+    """Evaluate ``marker``; one that cannot be evaluated counts as true.
+
+    packaging before 22 raises InvalidVersion when a version operator meets a
+    value that is not a PEP 440 version, such as platform_release "6.1.0-13-amd64".
+    """
+    try:
+        return bool(marker.evaluate({"extra": extra}))
+    except InvalidVersion as error:
+        log.debug("cannot evaluate marker %s (%s); taking it as true", marker, error)
+        return True
+
+
 def _marker_holds(marker: Marker) -> bool:
-    return marker.evaluate({"extra": ""})
+    return _evaluate(marker)
 
 
 def _is_satisfied(requirement: Requirement, installed: str) -> bool:
@@ -447,9 +460,9 @@ def _is_satisfied(requirement: Requirement, installed: str) -> bool:
         except InvalidRequirement:
             continue
         marker = dependency.marker
-        if marker is None or marker.evaluate({"extra": ""}):
+        if marker is None or _evaluate(marker):
             continue  # a dependency of the base project, not of an extra
-        if not any(marker.evaluate({"extra": extra}) for extra in requirement.extras):
+        if not any(_evaluate(marker, extra) for extra in requirement.extras):
             continue
         present = versions.installed_version(dependency.name)
         if present is None or not _is_satisfied(dependency, present):
@@ -466,7 +479,7 @@ def _active_dependencies(item: pip.ReportItem) -> Iterable[Requirement]:
             log.debug("%s: ignoring invalid Requires-Dist %r", item.name, line)
             continue
         marker = dependency.marker
-        if marker is None or any(marker.evaluate({"extra": extra}) for extra in extras):
+        if marker is None or any(_evaluate(marker, extra) for extra in extras):
             yield dependency
 
 
