@@ -28,7 +28,7 @@ from importlib.machinery import PathFinder
 from typing import Any, Optional, Union
 
 from apkshim import stdlib, versions
-from apkshim.mapping import Entry, Mapping
+from apkshim.mapping import Entry, Mapping, read_regular_file
 
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 # Automagic: IPython runs these line magics without the "%" when no variable
@@ -116,14 +116,26 @@ def _walk(root: str) -> Iterator[str]:
                 yield os.path.join(directory, name)
 
 
+# Bytes of one notebook or source file that scan reads; larger files are skipped.
+MAX_FILE_SIZE = 64 * 1024 * 1024
+
+
 def _scan_file(path: str, report: ScanReport) -> None:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular_file(path, MAX_FILE_SIZE)[0]
     except OSError as error:
         report.problems.append(f"{path}: cannot be read: {error.strerror}; skipped")
         return
     report.files += 1
+    try:
+        _scan_data(path, data, report)
+    except (RecursionError, MemoryError):
+        report.problems.append(
+            f"{path}: too deeply nested or too large to parse; skipped"
+        )
+
+
+def _scan_data(path: str, data: bytes, report: ScanReport) -> None:
     if path.endswith(".ipynb"):
         _scan_notebook(path, data, report)
         return
@@ -200,8 +212,8 @@ def _cells(document: Any, path: str) -> list[Any]:
             return [
                 cell
                 for sheet in worksheets
-                if isinstance(sheet, dict)
-                for cell in sheet.get("cells", [])
+                if isinstance(sheet, dict) and isinstance(sheet.get("cells"), list)
+                for cell in sheet["cells"]
             ]
     raise NotebookError(
         f"{path}: not a Jupyter notebook (no list of cells); check that it is "

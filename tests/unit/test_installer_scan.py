@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +269,27 @@ def test_resolve_mapped_for_other_backend_goes_to_pip(
 def test_resolve_unmapped(tmp_path: Path, mapping: Mapping) -> None:
     found = first_resolution(tmp_path, "import apkshim_unknown_module\n", mapping)
     assert found.kind == "unmapped"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("deep.ipynb", "[" * 100000 + "]" * 100000),
+        ("deep.py", "x = " + "(" * 100000 + ")" * 100000 + "\n"),
+        ("sheets.ipynb", '{"worksheets": [{"cells": null}]}'),
+    ],
+)
+def test_scan_skips_hostile_file(tmp_path: Path, name: str, content: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    report = scan.scan([str(path)])
+    assert report.imports == []
+    assert len(report.problems) <= 1
+
+
+def test_scan_skips_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.py"
+    os.mkfifo(fifo)
+    report = scan.scan([str(fifo)])
+    assert report.files == 0
+    assert "not a regular file" in report.problems[0]
