@@ -144,7 +144,17 @@ def find_import(current: Context, fullname: str) -> Optional[tuple[str, Entry]]:
         return None
     resolution = resolve(current.settings, backend, fullname)
     if resolution.package is None:
-        log.info("distro metadata: no package for %r: %s", fullname, resolution.reason)
+        if distro_key(fullname) in index(current.settings, backend).modules:
+            # A candidate exists but could not be verified (a failed download,
+            # for one): say so, because the import now fails for that reason.
+            log.warning(
+                "apkshim: not installing a package for 'import %s': %s; this "
+                "process will not try again",
+                fullname,
+                resolution.reason,
+            )
+        else:
+            log.info("distro metadata: no package for %r: %s", fullname, resolution.reason)
         return None
     log.info(
         "distro metadata: %s ships %r: %s",

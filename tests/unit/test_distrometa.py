@@ -474,3 +474,14 @@ def test_hook_removed_backend_skips_metadata(hook: Hook) -> None:
         run_code("import fakemod\n", str(hook.directory / "analysis.py"))
     assert not isinstance(raised.value, ImportInstallError)
     assert hook.adds() == []
+
+
+def test_hook_unverified_candidate_is_reported(
+    hook: Hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="apkshim"):
+        with pytest.raises(ModuleNotFoundError):
+            run_code("import shared\n", "<stdin>", "__main__")
+    (record,) = [r for r in caplog.records if "import shared" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "will not try again" in record.getMessage()
