@@ -287,7 +287,13 @@ def read_regular_file(path: str, limit: int = MAX_FILE_SIZE) -> tuple[bytes, os.
 
 
 def unsafe_permissions(status: os.stat_result) -> bool:
-    """Return whether users other than the owner and root can write the file."""
+    """Return whether users other than this user and root can write the file.
+
+    That is a file writable by its group or by everyone, or owned by another
+    ordinary user: a mapping decides what root installs.
+    """
+    if status.st_uid not in (0, os.geteuid()):
+        return True
     if status.st_mode & stat.S_IWOTH:
         return True
     return bool(status.st_mode & stat.S_IWGRP) and status.st_gid != 0
@@ -330,8 +336,8 @@ class Mapping:
         if unsafe_permissions(status):
             report.status = "ignored"
             report.problems.append(
-                "ignored: users other than its owner and root can write it; "
-                f"run 'chmod go-w {path}'"
+                "ignored: users other than this user and root can write it; "
+                f"make root or this user its owner and run 'chmod go-w {path}'"
             )
             return report
         try:

@@ -461,7 +461,7 @@ def test_world_writable_layer_is_ignored(tmp_path: Path, base: str) -> None:
     assert merged.entries["pyyaml"].packages["apk"] == "py3-yaml"
     report = merged.files[1]
     assert report.status == "ignored"
-    assert "users other than its owner and root can write it" in report.problems[0]
+    assert "users other than this user and root can write it" in report.problems[0]
     assert f"chmod go-w {layer}" in report.problems[0]
 
 
@@ -494,7 +494,7 @@ def test_group_writable_layer_of_group_root_is_read(tmp_path: Path) -> None:
     ],
 )
 def test_unsafe_permissions(mode: int, gid: int, unsafe: bool) -> None:
-    status = os.stat_result((0o100000 | mode, 0, 0, 1, 1000, gid, 0, 0, 0, 0))
+    status = os.stat_result((0o100000 | mode, 0, 0, 1, os.geteuid(), gid, 0, 0, 0, 0))
     assert mapping.unsafe_permissions(status) is unsafe
 
 
@@ -720,3 +720,14 @@ def test_layer_claim_index_follows_removal(tmp_path: Path) -> None:
     assert found is not None
     assert found[1].project == "two"
     assert "one" not in merged.entries
+
+
+def test_file_of_another_user_is_ignored(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    path = write(tmp_path, "other.toml", '[one]\nimports = ["one"]\napt = "python3-one"\n')
+    os.chown(path, 65534, 65534)
+    merged = Mapping.load([path])
+    (report,) = merged.files
+    assert report.status == "ignored"
+    assert merged.entries == {}
