@@ -4,9 +4,9 @@
 ``activate``, which appends ``MappedFinder`` to the end of ``sys.meta_path`` when
 the value enables it. Importing the module alone changes nothing.
 
-Every line here costs every interpreter start-up, so the module lives outside the
-``apkshim`` package and imports only builtins. The finder turns away the usual
-miss with one set lookup; the first miss after start-up imports
+Every line here costs each start-up with the hook on, so the module lives
+outside the ``apkshim`` package and imports only builtins. The finder turns away
+the usual miss with one set lookup. Its first miss after start-up imports
 ``apkshim.finder`` to read the mapping's names, and a miss worth a look goes to
 ``apkshim.finder.serve``.
 """
@@ -170,7 +170,7 @@ _activated = False
 
 
 def activate() -> None:
-    """Enable the hook as ``APKSHIM`` says; run by ``apkshim.pth`` at start-up.
+    """Enable the hook when ``APKSHIM`` is on; ``apkshim.pth`` calls it at start-up.
 
     Only the first call in a process acts, because a venv's ``.pth`` files run
     twice and ``sitecustomize`` may call it too. It never raises: a fault turns

@@ -146,7 +146,7 @@ def find_import(current: Context, fullname: str) -> Optional[tuple[str, Entry]]:
     if resolution.package is None:
         if distro_key(fullname) in index(current.settings, backend).modules:
             # A candidate exists but could not be verified (a failed download,
-            # for one): say so, because the import now fails for that reason.
+            # for one). Log it, because the import now fails for that reason.
             log.warning(
                 "apkshim: not installing a package for 'import %s': %s; this "
                 "process will not try again",

@@ -6,7 +6,7 @@ imports this module on its first miss after start-up to read the mapping's names
 It calls ``serve`` for a miss worth a look, and ``apkshim.autoinstall`` then does
 the install.
 
-Until the mapping is parsed, the finder answers from a cheap token scan of the
+Until the mapping is parsed, the finder decides from a cheap token scan of the
 mapping files: a superset of the mapped names, enough to return None at once for
 the usual miss (guarded imports, optional dependencies).
 """

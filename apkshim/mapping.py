@@ -79,12 +79,12 @@ class Entry:
     imports: tuple[str, ...]
     packages: dict[str, str]
     locations: dict[str, Location]
-    """Where each field (``imports``, ``apk``, ``apt``) was last set."""
+    """The file and line that last set each field (``imports``, ``apk``, ``apt``)."""
 
 
 @dataclasses.dataclass
 class FileReport:
-    """What reading one mapping layer found, for ``apkshim doctor``."""
+    """The outcome of reading one mapping layer, for ``apkshim doctor``."""
 
     path: str
     status: str

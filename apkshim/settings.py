@@ -30,7 +30,7 @@ class Settings:
     """apkshim's settings. Field docs double as the configuration reference."""
 
     scope: str = "user"
-    """Which imports may install: ``user`` (user code only) or ``all``."""
+    """The imports that may install: ``user`` (user code only) or ``all``."""
     backend: str = "auto"
     """Package manager: ``auto`` (from /etc/os-release and PATH), ``apk`` or ``apt``."""
     timeout: float = 1200.0
@@ -52,7 +52,7 @@ class Settings:
     break_system_packages: bool = False
     """Pass ``--break-system-packages`` to pip for an externally managed Python."""
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
-    """Where each value came from: ``default``, ``APKSHIM_...`` or ``--...``."""
+    """The source of each value: ``default``, ``APKSHIM_...`` or ``--...``."""
     problems: tuple[str, ...] = dataclasses.field(default=(), compare=False)
     """Invalid values that were replaced by the default, as messages."""
 

@@ -1,4 +1,4 @@
-"""What every package-manager backend provides, and how failures are classified."""
+"""The interface of package-manager backends, and the classification of failures."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from apkshim.settings import Settings
 
 
 class Failure(enum.Enum):
-    """Why a package-manager run failed, as told by its exit status and messages."""
+    """The cause of a failed package-manager run, from its exit status and messages."""
 
     NO_PACKAGE = "no such package"
     LOCKED = "package database locked"

@@ -1,8 +1,8 @@
 """Backends: command lines, classification of every documented message, versions.
 
-The messages are those of ../shared/reference/apk.md (apk-tools 2.14 and 3.0) and
-debian.md (apt 2.6), verbatim where the reference gives them. Commands run are
-fake executables on PATH that record their arguments.
+The messages are those that apk-tools 2.14 and 3.0 and apt 2.6 print, verbatim
+where they were recorded from real runs. Commands run are fake executables on
+PATH that record their arguments.
 """
 
 from __future__ import annotations

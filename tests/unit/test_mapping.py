@@ -426,7 +426,9 @@ def test_later_layer_takes_an_import_name(tmp_path: Path, base: str) -> None:
     )
     merged = Mapping.load([base, layer])
     key, entry = merged.find_import("yaml", "apk") or ("", None)
-    assert key == "yaml" and entry is not None and entry.project == "yaml-fork"
+    assert key == "yaml"
+    assert entry is not None
+    assert entry.project == "yaml-fork"
     assert merged.entries["pyyaml"].imports == ()
     # The name now belongs to yaml-fork, which has no apt package.
     assert merged.find_import("yaml", "apt") is None
@@ -533,7 +535,8 @@ def test_missing_apkshim_mapping_file_is_reported(
     # The standard layers may be absent without a word.
     user_layer = str(tmp_path / "config" / "apkshim" / "mapping.toml")
     (user_report,) = [r for r in context.mapping.files if r.path == user_layer]
-    assert user_report.status == "missing" and user_report.problems == []
+    assert user_report.status == "missing"
+    assert user_report.problems == []
 
 
 def test_apkshim_mapping_layers_come_last_in_order(tmp_path: Path) -> None:

@@ -168,7 +168,8 @@ def test_importlib_frames_are_skipped(tmp_path: Path) -> None:
             ("<frozen importlib._bootstrap>", "importlib._bootstrap", "_gcd_import"),
         ]
     )
-    assert result[0] is False and "library code" in result[1]
+    assert result[0] is False
+    assert "library code" in result[1]
 
 
 @pytest.mark.parametrize(
